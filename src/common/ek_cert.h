@@ -1,0 +1,56 @@
+// EK certificates as TPM makers issue them: DER, PEM, or raw TPM NV contents
+// (DER followed by padding, or behind a TCG PC Client header); empty subject
+// with a critical subjectAltName of TCG directory attributes; on TPM 1.2
+// era certificates an id-RSAES-OAEP SubjectPublicKeyInfo OpenSSL cannot
+// decode.
+#ifndef TPMJOIN_SRC_COMMON_EK_CERT_H_
+#define TPMJOIN_SRC_COMMON_EK_CERT_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "src/common/bytes.h"
+#include "src/common/keys.h"
+#include "src/common/ossl.h"
+
+namespace tpmjoin {
+
+// Returns the DER certificate inside `data`: the bytes themselves, the
+// first PEM "CERTIFICATE" block, or the DER found in raw NV contents (TCG
+// header skipped, padding after the DER dropped). INVALID_ARGUMENT when no
+// certificate is found.
+absl::StatusOr<Bytes> ExtractCertificateDer(ByteSpan data);
+
+// Parses exactly one DER certificate (no trailing bytes).
+absl::StatusOr<X509Ptr> ParseCertificateDer(ByteSpan der);
+
+// DER of a parsed certificate.
+absl::StatusOr<Bytes> CertificateDer(X509* cert);
+
+// The certificate's public key. id-RSAES-OAEP keys (TPM 1.2 EK
+// certificates) are read as the plain RSA key they hold.
+absl::StatusOr<EvpPkeyPtr> CertificatePublicKey(X509* cert);
+
+// Serial as Teleport formats it: big-endian magnitude bytes (no sign byte),
+// lowercase hex joined by ':'.
+std::string CertificateSerial(X509* cert);
+
+// TCG attributes from the subjectAltName's directoryName (TCG EK Credential
+// Profile): tpmManufacturer 2.23.133.2.1, tpmModel 2.23.133.2.2, tpmVersion
+// 2.23.133.2.3. Empty strings when absent.
+struct TcgDeviceInfo {
+  std::string manufacturer;
+  std::string model;
+  std::string version;
+};
+TcgDeviceInfo CertificateTcgDeviceInfo(X509* cert);
+
+// One-line RFC 2253 name.
+std::string NameToString(X509_NAME* name);
+
+// RFC 3339 UTC ("2033-03-01T14:19:16Z").
+std::string TimeToString(const ASN1_TIME* t);
+
+}  // namespace tpmjoin
+
+#endif  // TPMJOIN_SRC_COMMON_EK_CERT_H_

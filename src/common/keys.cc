@@ -1,0 +1,174 @@
+#include "src/common/keys.h"
+
+#include <openssl/core_names.h>
+#include <openssl/pem.h>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "src/common/digest.h"
+#include "src/common/errors.h"
+#include "src/common/hex.h"
+
+namespace tpmjoin {
+namespace {
+
+struct CurveInfo {
+  TPM2_ECC_CURVE tpm_id;
+  const char* group_name;  // OpenSSL
+  const char* short_name;  // ours
+  size_t field_bytes;
+};
+
+constexpr CurveInfo kCurves[] = {
+    {TPM2_ECC_NIST_P256, "prime256v1", "p256", 32},
+    {TPM2_ECC_NIST_P384, "secp384r1", "p384", 48},
+    {TPM2_ECC_NIST_P521, "secp521r1", "p521", 66},
+};
+
+const CurveInfo* CurveByTpmId(TPM2_ECC_CURVE id) {
+  for (const auto& c : kCurves) {
+    if (c.tpm_id == id) return &c;
+  }
+  return nullptr;
+}
+
+absl::StatusOr<EvpPkeyPtr> FromParams(const char* type, OSSL_PARAM_BLD* bld) {
+  OsslParamPtr params(OSSL_PARAM_BLD_to_param(bld));
+  EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr));
+  if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1) {
+    return OpensslError("EVP_PKEY_fromdata_init");
+  }
+  EVP_PKEY* key = nullptr;
+  if (EVP_PKEY_fromdata(ctx.get(), &key, EVP_PKEY_PUBLIC_KEY, params.get()) != 1) {
+    return OpensslError(AbiCode::kBadMessage, "not a valid public key");
+  }
+  return EvpPkeyPtr(key);
+}
+
+absl::StatusOr<EvpPkeyPtr> RsaFromTpmt(const TPMT_PUBLIC& pub) {
+  const TPM2B_PUBLIC_KEY_RSA& n = pub.unique.rsa;
+  if (n.size == 0) return BadMessageError("RSA key has an empty modulus");
+  const uint32_t exponent = pub.parameters.rsaDetail.exponent == 0
+                                ? 65537
+                                : pub.parameters.rsaDetail.exponent;
+  BignumPtr bn_n(BN_bin2bn(n.buffer, n.size, nullptr));
+  BignumPtr bn_e(BN_new());
+  OsslParamBldPtr bld(OSSL_PARAM_BLD_new());
+  if (!bn_n || !bn_e || !bld || BN_set_word(bn_e.get(), exponent) != 1 ||
+      OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, bn_n.get()) != 1 ||
+      OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, bn_e.get()) != 1) {
+    return OpensslError("building RSA key parameters");
+  }
+  return FromParams("RSA", bld.get());
+}
+
+absl::StatusOr<EvpPkeyPtr> EccFromTpmt(const TPMT_PUBLIC& pub) {
+  const CurveInfo* curve = CurveByTpmId(pub.parameters.eccDetail.curveID);
+  if (curve == nullptr) {
+    return BadMessageError(absl::StrCat("unsupported ECC curve 0x",
+                                        absl::Hex(pub.parameters.eccDetail.curveID)));
+  }
+  const TPMS_ECC_POINT& q = pub.unique.ecc;
+  if (q.x.size == 0 || q.x.size > curve->field_bytes || q.y.size == 0 ||
+      q.y.size > curve->field_bytes) {
+    return BadMessageError("ECC point coordinates do not fit the curve");
+  }
+  // Uncompressed point 04 || x || y, coordinates left-padded to field size.
+  Bytes point(1 + 2 * curve->field_bytes, 0);
+  point[0] = 0x04;
+  std::copy(q.x.buffer, q.x.buffer + q.x.size,
+            point.begin() + 1 + curve->field_bytes - q.x.size);
+  std::copy(q.y.buffer, q.y.buffer + q.y.size, point.end() - q.y.size);
+  OsslParamBldPtr bld(OSSL_PARAM_BLD_new());
+  if (!bld ||
+      OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME,
+                                      curve->group_name, 0) != 1 ||
+      OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(),
+                                       point.size()) != 1) {
+    return OpensslError("building EC key parameters");
+  }
+  return FromParams("EC", bld.get());
+}
+
+}  // namespace
+
+absl::StatusOr<EvpPkeyPtr> PublicKeyFromTpmt(const TPMT_PUBLIC& pub) {
+  switch (pub.type) {
+    case TPM2_ALG_RSA:
+      return RsaFromTpmt(pub);
+    case TPM2_ALG_ECC:
+      return EccFromTpmt(pub);
+    default:
+      return BadMessageError(
+          absl::StrCat("unsupported key type 0x", absl::Hex(pub.type), " (want RSA or ECC)"));
+  }
+}
+
+absl::StatusOr<Bytes> PkixDer(EVP_PKEY* key) {
+  unsigned char* der = nullptr;
+  const int len = i2d_PUBKEY(key, &der);
+  if (len <= 0) return OpensslError("i2d_PUBKEY");
+  Bytes out(der, der + len);
+  OPENSSL_free(der);
+  return out;
+}
+
+absl::StatusOr<EvpPkeyPtr> ParsePublicKey(ByteSpan data) {
+  ClearOpensslErrors();
+  const absl::string_view text = AsStringView(data);
+  EVP_PKEY* key = nullptr;
+  if (text.find("-----BEGIN") != absl::string_view::npos) {
+    BioPtr bio(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
+    if (!bio) return OpensslError("BIO_new_mem_buf");
+    key = PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr);
+  } else {
+    const unsigned char* p = data.data();
+    key = d2i_PUBKEY(nullptr, &p, static_cast<long>(data.size()));
+    if (key != nullptr && p != data.data() + data.size()) {
+      EVP_PKEY_free(key);
+      return InvalidArgumentError("trailing bytes after SubjectPublicKeyInfo");
+    }
+  }
+  if (key == nullptr) {
+    return OpensslError(AbiCode::kInvalidArgument, "not a SubjectPublicKeyInfo public key");
+  }
+  return EvpPkeyPtr(key);
+}
+
+std::string KeyTypeName(EVP_PKEY* key) {
+  if (EVP_PKEY_is_a(key, "RSA")) return absl::StrCat("rsa", EVP_PKEY_get_bits(key));
+  if (EVP_PKEY_is_a(key, "EC")) {
+    char group[64] = {0};
+    size_t len = 0;
+    if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group,
+                                       sizeof(group), &len) == 1) {
+      for (const auto& c : kCurves) {
+        if (absl::string_view(group) == c.group_name) return absl::StrCat("ecc-", c.short_name);
+      }
+    }
+    return "ecc-unknown";
+  }
+  return "unknown";
+}
+
+absl::StatusOr<EkPublic> DescribeEkPublic(EvpPkeyPtr key) {
+  EkPublic out;
+  TPMJOIN_ASSIGN_OR_RETURN(out.pkix_der, PkixDer(key.get()));
+  TPMJOIN_ASSIGN_OR_RETURN(Bytes hash, Digest(EVP_sha256(), {out.pkix_der}));
+  out.pub_hash = HexEncode(hash);
+  out.key_type = KeyTypeName(key.get());
+  out.key = std::move(key);
+  return out;
+}
+
+std::string ToPem(absl::string_view label, ByteSpan der) {
+  const std::string b64 = absl::Base64Escape(AsStringView(der));
+  std::string out = absl::StrCat("-----BEGIN ", label, "-----\n");
+  for (size_t i = 0; i < b64.size(); i += 64) {
+    absl::StrAppend(&out, b64.substr(i, 64), "\n");
+  }
+  absl::StrAppend(&out, "-----END ", label, "-----\n");
+  return out;
+}
+
+}  // namespace tpmjoin

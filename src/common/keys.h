@@ -1,0 +1,45 @@
+// Public keys: TPM form (TPMT_PUBLIC) to OpenSSL, PKIX DER, and the EK
+// identifiers that Teleport join tokens hold.
+#ifndef TPMJOIN_SRC_COMMON_KEYS_H_
+#define TPMJOIN_SRC_COMMON_KEYS_H_
+
+#include <tss2/tss2_tpm2_types.h>
+
+#include <string>
+#include "absl/strings/string_view.h"
+
+#include "absl/status/statusor.h"
+#include "src/common/bytes.h"
+#include "src/common/ossl.h"
+
+namespace tpmjoin {
+
+// RSA (exponent 0 means 65537) or ECC (NIST P-256/384/521) public key of a
+// TPM object. Other types and curves: BAD_MESSAGE.
+absl::StatusOr<EvpPkeyPtr> PublicKeyFromTpmt(const TPMT_PUBLIC& pub);
+
+// SubjectPublicKeyInfo DER (RSA as rsaEncryption, EC as a named curve with
+// an uncompressed point: the encoding Go's x509.MarshalPKIXPublicKey makes).
+absl::StatusOr<Bytes> PkixDer(EVP_PKEY* key);
+
+// Parses SubjectPublicKeyInfo DER or PEM ("PUBLIC KEY").
+absl::StatusOr<EvpPkeyPtr> ParsePublicKey(ByteSpan der_or_pem);
+
+// "rsa2048", "rsa3072", "ecc-p256", "ecc-p384", "ecc-p521", else "unknown".
+std::string KeyTypeName(EVP_PKEY* key);
+
+// How an EK is named in join tokens.
+struct EkPublic {
+  EvpPkeyPtr key;
+  Bytes pkix_der;
+  std::string pub_hash;  // lowercase hex SHA-256 of pkix_der
+  std::string key_type;  // KeyTypeName
+};
+absl::StatusOr<EkPublic> DescribeEkPublic(EvpPkeyPtr key);
+
+// PEM armour ("-----BEGIN <label>-----") around DER.
+std::string ToPem(absl::string_view label, ByteSpan der);
+
+}  // namespace tpmjoin
+
+#endif  // TPMJOIN_SRC_COMMON_KEYS_H_

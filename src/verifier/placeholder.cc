@@ -1,0 +1,1 @@
+// Placeholder until the verifier lands; delete when src/verifier has sources.

@@ -1,0 +1,56 @@
+#include <gtest/gtest.h>
+
+#include "src/common/errors.h"
+#include "src/common/hex.h"
+
+namespace tpmjoin {
+namespace {
+
+TEST(Errors, EachConstructorMapsToItsAbiCode) {
+  EXPECT_EQ(AbiCodeOf(absl::OkStatus()), AbiCode::kOk);
+  EXPECT_EQ(AbiCodeOf(InvalidArgumentError("x")), AbiCode::kInvalidArgument);
+  EXPECT_EQ(AbiCodeOf(BadMessageError("x")), AbiCode::kBadMessage);
+  EXPECT_EQ(AbiCodeOf(TpmError("x")), AbiCode::kTpm);
+  EXPECT_EQ(AbiCodeOf(TpmUnavailableError("x")), AbiCode::kTpmUnavailable);
+  EXPECT_EQ(AbiCodeOf(StateError("x")), AbiCode::kState);
+  EXPECT_EQ(AbiCodeOf(DeniedError("x")), AbiCode::kDenied);
+  EXPECT_EQ(AbiCodeOf(InternalError("x")), AbiCode::kInternal);
+}
+
+TEST(Errors, ForeignStatusesMapByCode) {
+  EXPECT_EQ(AbiCodeOf(absl::InvalidArgumentError("x")), AbiCode::kInvalidArgument);
+  EXPECT_EQ(AbiCodeOf(absl::NotFoundError("x")), AbiCode::kInternal);
+  EXPECT_EQ(AbiCodeOf(absl::UnknownError("x")), AbiCode::kInternal);
+}
+
+TEST(Errors, AnnotateKeepsTheAbiCode) {
+  const absl::Status s = Annotate(Annotate(DeniedError("rule"), "policy"), "challenge");
+  EXPECT_EQ(AbiCodeOf(s), AbiCode::kDenied);
+  EXPECT_EQ(s.message(), "challenge: policy: rule");
+  EXPECT_TRUE(Annotate(absl::OkStatus(), "x").ok());
+}
+
+TEST(Hex, EncodeIsLowercase) {
+  EXPECT_EQ(HexEncode(Bytes{0x00, 0xAB, 0xff}), "00abff");
+  EXPECT_EQ(ColonHex(Bytes{0x04, 0xc0, 0x1d}), "04:c0:1d");
+  EXPECT_EQ(ColonHex(Bytes{}), "");
+}
+
+TEST(Hex, DecodeAcceptsCaseAndOptionalColons) {
+  EXPECT_EQ(HexDecode("00AbfF"), (Bytes{0x00, 0xab, 0xff}));
+  EXPECT_EQ(HexDecode("04:C0:1d", true), (Bytes{0x04, 0xc0, 0x1d}));
+  EXPECT_EQ(HexDecode("", true), Bytes{});
+}
+
+TEST(Hex, DecodeRejectsMalformedText) {
+  EXPECT_FALSE(HexDecode("abc"));
+  EXPECT_FALSE(HexDecode("zz"));
+  EXPECT_FALSE(HexDecode("04:c0"));  // colons not allowed here
+  EXPECT_FALSE(HexDecode(":04", true));
+  EXPECT_FALSE(HexDecode("04:", true));
+  EXPECT_FALSE(HexDecode("04::c0", true));
+  EXPECT_FALSE(HexDecode("0:4c0", true));
+}
+
+}  // namespace
+}  // namespace tpmjoin
