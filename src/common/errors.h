@@ -9,6 +9,7 @@
 #include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 
 namespace tpmjoin {
 
@@ -40,6 +41,13 @@ AbiCode AbiCodeOf(const absl::Status& status);
 // Returns `status` with "context: " prepended to its message; code and
 // payloads are kept. OK stays OK.
 absl::Status Annotate(const absl::Status& status, absl::string_view context);
+
+// Same for a StatusOr: the value passes through untouched.
+template <typename T>
+absl::StatusOr<T> Annotate(absl::StatusOr<T> value, absl::string_view context) {
+  if (value.ok()) return value;
+  return Annotate(value.status(), context);
+}
 
 // Builds an INTERNAL status naming the failed OpenSSL operation and draining
 // OpenSSL's thread-local error queue into the message.

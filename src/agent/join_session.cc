@@ -1,0 +1,107 @@
+#include "src/agent/join_session.h"
+
+#include "abi/tpmjoin.pb.h"
+#include "absl/strings/str_cat.h"
+#include "src/agent/activate.h"
+#include "src/common/errors.h"
+#include "src/common/tpm_mu.h"
+
+namespace tpmjoin::agent {
+namespace {
+
+namespace wire = ::tpmjoin::v1;
+
+// Serializes into wiped memory, then wipes the message's own copy of the
+// solution.
+absl::StatusOr<SecureBytes> SerializeSecret(wire::RegisterUsingTPMMethodRequest& message) {
+  SecureBytes out(message.ByteSizeLong());
+  if (!message.SerializeToArray(out.data(), static_cast<int>(out.size()))) {
+    return InternalError("cannot serialize RegisterUsingTPMMethodRequest");
+  }
+  std::string* solution = message.mutable_challenge_response()->mutable_solution();
+  OPENSSL_cleanse(solution->data(), solution->size());
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<JoinSession>> JoinSession::Open(AgentConfig config) {
+  TPMJOIN_ASSIGN_OR_RETURN(std::unique_ptr<TpmConnection> tpm, TpmConnection::Open(config.tcti));
+  return std::unique_ptr<JoinSession>(new JoinSession(std::move(config), std::move(tpm)));
+}
+
+absl::StatusOr<Bytes> JoinSession::Begin(ByteSpan join_request) {
+  if (pending_) {
+    return StateError(
+        "a join is already pending: answer its challenge with tpmjoin_join_respond first");
+  }
+  if (!ek_) {
+    TPMJOIN_ASSIGN_OR_RETURN(Ek ek, Annotate(LoadEk(*tpm_, config_), "reading the EK"));
+    ek_ = std::move(ek);
+  }
+  TPMJOIN_ASSIGN_OR_RETURN(
+      Ak ak, Annotate(CreatePrimaryAk(tpm_->esys(), config_.ak_algorithm, config_.owner_auth),
+                      "creating the AK"));
+
+  wire::RegisterUsingTPMMethodRequest request;
+  wire::RegisterUsingTPMMethodInitialRequest* init = request.mutable_init();
+  init->set_join_request(AsStringView(join_request).data(), join_request.size());
+  if (ek_->cert_der) {
+    init->set_ek_cert(ek_->cert_der->data(), ek_->cert_der->size());
+  } else {
+    init->set_ek_key(ek_->identity.pkix_der.data(), ek_->identity.pkix_der.size());
+  }
+  wire::TPMAttestationParameters* params = init->mutable_attestation_params();
+  const AkAttestation& att = ak.attestation;
+  params->set_public_(att.public_area.data(), att.public_area.size());
+  params->set_create_data(att.creation_data.data(), att.creation_data.size());
+  params->set_create_attestation(att.attestation.data(), att.attestation.size());
+  params->set_create_signature(att.signature.data(), att.signature.size());
+
+  Bytes out(request.ByteSizeLong());
+  if (!request.SerializeToArray(out.data(), static_cast<int>(out.size()))) {
+    return InternalError("cannot serialize RegisterUsingTPMMethodRequest");
+  }
+  pending_ = PendingJoin{std::move(ak)};
+  return out;
+}
+
+absl::StatusOr<SecureBytes> JoinSession::Respond(ByteSpan challenge) {
+  if (!pending_) {
+    return StateError("no join is pending: call tpmjoin_join_begin first");
+  }
+  // The join ends here whatever happens: the AK is flushed on return.
+  const PendingJoin pending = std::move(*pending_);
+  pending_.reset();
+
+  wire::RegisterUsingTPMMethodResponse response;
+  if (!response.ParseFromArray(challenge.data(), static_cast<int>(challenge.size()))) {
+    return BadMessageError("challenge is not a RegisterUsingTPMMethodResponse");
+  }
+  if (!response.has_challenge_request()) {
+    return BadMessageError(
+        response.has_certs()
+            ? "expected a challenge_request, got certs (the join is already complete)"
+            : "expected a RegisterUsingTPMMethodResponse with challenge_request");
+  }
+  const wire::TPMEncryptedCredential& credential = response.challenge_request();
+  TPMJOIN_ASSIGN_OR_RETURN(
+      const TPM2B_ID_OBJECT blob,
+      Unmarshal<TPM2B_ID_OBJECT>(AsSpan(credential.credential_blob()), "credential_blob"));
+  TPMJOIN_ASSIGN_OR_RETURN(
+      const TPM2B_ENCRYPTED_SECRET secret,
+      Unmarshal<TPM2B_ENCRYPTED_SECRET>(AsSpan(credential.secret()), "secret"));
+  if (blob.size == 0 || secret.size == 0) {
+    return BadMessageError("credential_blob and secret must not be empty");
+  }
+
+  TPMJOIN_ASSIGN_OR_RETURN(
+      SecureBytes solution,
+      ActivateCredential(tpm_->esys(), *ek_, pending.ak.handle.get(), blob, secret,
+                         config_.endorsement_auth, /*encrypt_response=*/true));
+  wire::RegisterUsingTPMMethodRequest answer;
+  answer.mutable_challenge_response()->set_solution(solution.data(), solution.size());
+  return SerializeSecret(answer);
+}
+
+}  // namespace tpmjoin::agent

@@ -1,0 +1,127 @@
+#include "src/agent/tss.h"
+
+#include <tss2/tss2_rc.h>
+
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "src/common/errors.h"
+
+namespace tpmjoin::agent {
+namespace {
+
+constexpr TSS2_RC kLayerMask = TSS2_RC_LAYER_MASK;
+
+TSS2_RC BaseRc(TSS2_RC rc) { return rc & ~kLayerMask & 0xffff; }
+
+// Format-one response codes carry a handle/parameter/session number in
+// bits 8-11; the error itself is bits 0-5 plus the format bit.
+TSS2_RC Format1Error(TSS2_RC rc) { return (rc & TPM2_RC_FMT1) ? (rc & 0xbf) : 0; }
+
+std::string Hint(TSS2_RC rc) {
+  const TSS2_RC tpm_rc = rc & 0xffff;
+  if (tpm_rc == TPM2_RC_LOCKOUT) {
+    return " The TPM is in dictionary-attack lockout: wait for the lockout interval to pass, "
+           "or reset it with the lockout hierarchy (tpm2_dictionarylockout --clear-lockout).";
+  }
+  const TSS2_RC f1 = Format1Error(rc);
+  if (f1 == TPM2_RC_AUTH_FAIL || f1 == TPM2_RC_BAD_AUTH) {
+    return " An authorization value is wrong: check the hierarchy passwords in the config "
+           "(endorsement_auth for the EK, owner_auth for the owner hierarchy and NV).";
+  }
+  if (tpm_rc == TPM2_RC_OBJECT_MEMORY || tpm_rc == TPM2_RC_SESSION_MEMORY) {
+    return " The TPM has no free slot: another program left objects loaded "
+           "(use the resource manager /dev/tpmrm0, or flush them with tpm2_flushcontext).";
+  }
+  if (f1 == TPM2_RC_HIERARCHY) {
+    return " The hierarchy is disabled.";
+  }
+  return "";
+}
+
+}  // namespace
+
+bool IsTpmRetry(TSS2_RC rc) {
+  // TPM format-zero warnings, reported by the TPM itself (layer 0).
+  return rc == TPM2_RC_RETRY || rc == TPM2_RC_YIELDED || rc == TPM2_RC_TESTING;
+}
+
+bool IsConnectionLost(TSS2_RC rc) {
+  const TSS2_RC layer = rc & kLayerMask;
+  if (layer == TSS2_TPM_RC_LAYER) return false;
+  const TSS2_RC base = BaseRc(rc);
+  return base == TSS2_BASE_RC_IO_ERROR || base == TSS2_BASE_RC_NO_CONNECTION ||
+         base == TSS2_BASE_RC_MALFORMED_RESPONSE ||
+         base == TSS2_BASE_RC_INSUFFICIENT_RESPONSE ||
+         (layer == TSS2_TCTI_RC_LAYER && base == TSS2_BASE_RC_GENERAL_FAILURE);
+}
+
+bool IsHandleMissing(TSS2_RC rc) {
+  if ((rc & kLayerMask) != 0) return false;
+  return Format1Error(rc) == TPM2_RC_HANDLE;
+}
+
+absl::Status TssError(absl::string_view command, TSS2_RC rc) {
+  const std::string decoded = Tss2_RC_Decode(rc);
+  if (IsConnectionLost(rc)) {
+    return TpmUnavailableError(absl::StrFormat(
+        "%s: lost the connection to the TPM (%s, 0x%x); check that the TPM (or swtpm) is "
+        "running and reachable through the configured TCTI",
+        command, decoded, rc));
+  }
+  return TpmError(absl::StrFormat("%s failed: %s (0x%x).%s", command, decoded, rc, Hint(rc)));
+}
+
+absl::StatusOr<std::unique_ptr<TpmConnection>> TpmConnection::Open(const std::string& tcti) {
+  TSS2_TCTI_CONTEXT* tcti_ctx = nullptr;
+  TSS2_RC rc = Tss2_TctiLdr_Initialize(tcti.c_str(), &tcti_ctx);
+  if (rc != TSS2_RC_SUCCESS) {
+    return TpmUnavailableError(absl::StrFormat(
+        "cannot connect to the TPM through TCTI \"%s\": %s (0x%x). Is the TPM present "
+        "(/dev/tpmrm0 readable by this user) or swtpm running? Set \"tcti\" in the config "
+        "or $TPM2TOOLS_TCTI.",
+        tcti, Tss2_RC_Decode(rc), rc));
+  }
+  ESYS_CONTEXT* esys = nullptr;
+  rc = Esys_Initialize(&esys, tcti_ctx, nullptr);
+  if (rc != TSS2_RC_SUCCESS) {
+    Tss2_TctiLdr_Finalize(&tcti_ctx);
+    return TpmUnavailableError(absl::StrFormat("Esys_Initialize failed: %s (0x%x)",
+                                               Tss2_RC_Decode(rc), rc));
+  }
+  return std::unique_ptr<TpmConnection>(new TpmConnection(tcti_ctx, esys));
+}
+
+TpmConnection::~TpmConnection() {
+  Esys_Finalize(&esys_);
+  Tss2_TctiLdr_Finalize(&tcti_);
+}
+
+void TpmHandle::Reset() {
+  if (tr_ == ESYS_TR_NONE || esys_ == nullptr) return;
+  if (kind_ == Kind::kFlush) {
+    const TSS2_RC rc = WithRetry([&] { return Esys_FlushContext(esys_, tr_); });
+    // When the flush fails (connection lost) ESAPI still holds the
+    // metadata; release it so nothing leaks on our side.
+    if (rc != TSS2_RC_SUCCESS) Esys_TR_Close(esys_, &tr_);
+  } else {
+    Esys_TR_Close(esys_, &tr_);
+  }
+  tr_ = ESYS_TR_NONE;
+}
+
+absl::Status SetAuth(ESYS_CONTEXT* esys, ESYS_TR tr, absl::string_view auth) {
+  TPM2B_AUTH value = {};
+  if (auth.size() > sizeof(value.buffer)) {
+    return InvalidArgumentError("authorization value is too long");
+  }
+  value.size = static_cast<UINT16>(auth.size());
+  std::memcpy(value.buffer, auth.data(), auth.size());
+  const TSS2_RC rc = Esys_TR_SetAuth(esys, tr, &value);
+  OPENSSL_cleanse(&value, sizeof(value));
+  if (rc != TSS2_RC_SUCCESS) return TssError("Esys_TR_SetAuth", rc);
+  return absl::OkStatus();
+}
+
+}  // namespace tpmjoin::agent

@@ -1,0 +1,140 @@
+// Owners and error handling for tpm2-tss ESAPI: the TCTI and ESYS_CONTEXT,
+// every transient object and session (flushed when its owner goes), every
+// buffer ESAPI returns (Esys_Free), and TSS2_RC -> absl::Status with the
+// failing command's name and Tss2_RC_Decode text.
+#ifndef TPMJOIN_SRC_AGENT_TSS_H_
+#define TPMJOIN_SRC_AGENT_TSS_H_
+
+#include <openssl/crypto.h>
+#include <tss2/tss2_esys.h>
+#include <tss2/tss2_tctildr.h>
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <thread>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace tpmjoin::agent {
+
+// Frees ESAPI outputs.
+struct EsysFree {
+  void operator()(void* p) const { Esys_Free(p); }
+};
+template <typename T>
+using EsysPtr = std::unique_ptr<T, EsysFree>;
+
+// Frees ESAPI outputs that hold secrets, wiping them first.
+struct EsysFreeSecret {
+  template <typename T>
+  void operator()(T* p) const {
+    if (p != nullptr) OPENSSL_cleanse(p, sizeof(T));
+    Esys_Free(p);
+  }
+};
+template <typename T>
+using EsysSecretPtr = std::unique_ptr<T, EsysFreeSecret>;
+
+// The TPM asked us to try again later (TPM_RC_RETRY, _YIELDED, _TESTING).
+bool IsTpmRetry(TSS2_RC rc);
+
+// The TPM cannot be reached: the TCTI could not connect or lost the
+// connection.
+bool IsConnectionLost(TSS2_RC rc);
+
+// The handle does not exist in the TPM (TPM_RC_HANDLE on a handle).
+bool IsHandleMissing(TSS2_RC rc);
+
+// `command` failed with `rc`: TPM_UNAVAILABLE for connection errors, else
+// TPM with the decoded response code and, for lockout and authorization
+// failures, what to do about them.
+absl::Status TssError(absl::string_view command, TSS2_RC rc);
+
+// Runs `call` (returning TSS2_RC) again while the TPM answers RETRY,
+// YIELDED or TESTING, with exponential backoff bounded in total to about
+// five seconds. (ESAPI itself first resubmits a few times without delay.)
+template <typename Call>
+TSS2_RC WithRetry(Call&& call) {
+  using std::chrono::milliseconds;
+  constexpr milliseconds kMaxDelay(500);
+  constexpr milliseconds kMaxTotal(5000);
+  milliseconds delay(20);
+  milliseconds waited(0);
+  for (;;) {
+    const TSS2_RC rc = call();
+    if (!IsTpmRetry(rc) || waited >= kMaxTotal) return rc;
+    std::this_thread::sleep_for(delay);
+    waited += delay;
+    delay = std::min(delay * 2, kMaxDelay);
+  }
+}
+
+// A connection to one TPM: the TCTI (from a tpm2-tools style string) and
+// the ESAPI context over it.
+class TpmConnection {
+ public:
+  // TPM_UNAVAILABLE when the TCTI cannot be loaded or cannot connect.
+  static absl::StatusOr<std::unique_ptr<TpmConnection>> Open(const std::string& tcti);
+  ~TpmConnection();
+  TpmConnection(const TpmConnection&) = delete;
+  TpmConnection& operator=(const TpmConnection&) = delete;
+
+  ESYS_CONTEXT* esys() const { return esys_; }
+
+ private:
+  TpmConnection(TSS2_TCTI_CONTEXT* tcti, ESYS_CONTEXT* esys) : tcti_(tcti), esys_(esys) {}
+  TSS2_TCTI_CONTEXT* tcti_;
+  ESYS_CONTEXT* esys_;
+};
+
+// Owner of one ESYS_TR. Transient objects and sessions are flushed from
+// the TPM on destruction; persistent objects and NV indices are only
+// forgotten by ESAPI (Esys_TR_Close), never evicted.
+class TpmHandle {
+ public:
+  enum class Kind { kFlush, kClose };
+
+  TpmHandle() = default;
+  TpmHandle(ESYS_CONTEXT* esys, ESYS_TR tr, Kind kind) : esys_(esys), tr_(tr), kind_(kind) {}
+  ~TpmHandle() { Reset(); }
+  TpmHandle(TpmHandle&& other) noexcept { *this = std::move(other); }
+  TpmHandle& operator=(TpmHandle&& other) noexcept {
+    if (this != &other) {
+      Reset();
+      esys_ = other.esys_;
+      tr_ = std::exchange(other.tr_, ESYS_TR_NONE);
+      kind_ = other.kind_;
+    }
+    return *this;
+  }
+  TpmHandle(const TpmHandle&) = delete;
+  TpmHandle& operator=(const TpmHandle&) = delete;
+
+  ESYS_TR get() const { return tr_; }
+  bool valid() const { return tr_ != ESYS_TR_NONE; }
+  bool flushes() const { return kind_ == Kind::kFlush; }
+
+  // Gives up ownership without touching the TPM, for a session the TPM
+  // already closed (used without continueSession).
+  void Forget() { tr_ = ESYS_TR_NONE; }
+
+  // Flushes (or closes) now.
+  void Reset();
+
+ private:
+  ESYS_CONTEXT* esys_ = nullptr;
+  ESYS_TR tr_ = ESYS_TR_NONE;
+  Kind kind_ = Kind::kFlush;
+};
+
+// Sets the authValue ESAPI uses for `tr` (e.g. a hierarchy password).
+absl::Status SetAuth(ESYS_CONTEXT* esys, ESYS_TR tr, absl::string_view auth);
+
+}  // namespace tpmjoin::agent
+
+#endif  // TPMJOIN_SRC_AGENT_TSS_H_

@@ -1,1 +1,0 @@
-// Placeholder until the verifier lands; delete when src/verifier has sources.
