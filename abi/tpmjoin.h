@@ -144,8 +144,9 @@ TPMJOIN_EXPORT tpmjoin_status tpmjoin_join_begin(tpmjoin_session *s,
  *
  * On success *out holds a serialized RegisterUsingTPMMethodRequest with
  * `challenge_response.solution` set, to send to the server.
- * Whatever the outcome, the pending join ends (its AK is flushed) and
- * tpmjoin_join_begin may be called again, e.g. for a renewal.
+ * Whatever the outcome (unless s is NULL), the pending join ends (its AK
+ * is flushed) and tpmjoin_join_begin may be called again, e.g. for a
+ * renewal.
  * Returns OK, INVALID_ARGUMENT, STATE (no join pending), BAD_MESSAGE (not
  * a challenge, or malformed), TPM (e.g. the credential is not for this
  * EK/AK pair), TPM_UNAVAILABLE, INTERNAL. */

@@ -58,8 +58,12 @@ TPMJOIN_EXPORT tpmjoin_status tpmjoin_join_respond(tpmjoin_session* s, const uin
   return Call("tpmjoin_join_respond", [&]() -> absl::Status {
     TPMJOIN_RETURN_IF_ERROR(PrepareOutput(out, "out"));
     TPMJOIN_RETURN_IF_ERROR(RequireNonNull(s, "session"));
-    TPMJOIN_ASSIGN_OR_RETURN(auto input, InputBytes(challenge, challenge_len, "challenge"));
-    TPMJOIN_ASSIGN_OR_RETURN(auto message, s->impl->Respond(input));
+    auto input = InputBytes(challenge, challenge_len, "challenge");
+    if (!input.ok()) {
+      s->impl->Cancel();  // the pending join ends whatever the outcome
+      return input.status();
+    }
+    TPMJOIN_ASSIGN_OR_RETURN(auto message, s->impl->Respond(*input));
     return SetOutput(message, out);
   });
 }

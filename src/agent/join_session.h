@@ -30,6 +30,9 @@ class JoinSession {
   // STATE when no join is pending.
   absl::StatusOr<SecureBytes> Respond(ByteSpan challenge);
 
+  // Ends the pending join, if any (its AK is flushed).
+  void Cancel() { pending_.reset(); }
+
   // Declared last so that they are destroyed first: objects are flushed
   // before the connection closes.
   ~JoinSession() = default;
