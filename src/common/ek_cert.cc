@@ -116,14 +116,16 @@ absl::StatusOr<EvpPkeyPtr> CertificatePublicKey(X509* cert) {
   return key;
 }
 
-std::string CertificateSerial(X509* cert) {
+Bytes CertificateSerialBytes(X509* cert) {
   BignumPtr bn(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr));
-  if (!bn) return "";
+  if (!bn) return {};
   Bytes bytes(BN_num_bytes(bn.get()));
   BN_bn2bin(bn.get(), bytes.data());
   if (bytes.empty()) bytes.push_back(0);
-  return ColonHex(bytes);
+  return bytes;
 }
+
+std::string CertificateSerial(X509* cert) { return ColonHex(CertificateSerialBytes(cert)); }
 
 TcgDeviceInfo CertificateTcgDeviceInfo(X509* cert) {
   TcgDeviceInfo info;

@@ -31,8 +31,12 @@ absl::StatusOr<Bytes> CertificateDer(X509* cert);
 // certificates) are read as the plain RSA key they hold.
 absl::StatusOr<EvpPkeyPtr> CertificatePublicKey(X509* cert);
 
-// Serial as Teleport formats it: big-endian magnitude bytes (no sign byte),
-// lowercase hex joined by ':'.
+// Serial as big-endian magnitude bytes: no sign byte, no leading zero
+// bytes (a zero serial is one zero byte).
+Bytes CertificateSerialBytes(X509* cert);
+
+// Serial as Teleport formats it: CertificateSerialBytes as lowercase hex
+// joined by ':'.
 std::string CertificateSerial(X509* cert);
 
 // TCG attributes from the subjectAltName's directoryName (TCG EK Credential

@@ -113,26 +113,30 @@ absl::StatusOr<Bytes> PkixDer(EVP_PKEY* key) {
   return out;
 }
 
-absl::StatusOr<EvpPkeyPtr> ParsePublicKey(ByteSpan data) {
+absl::StatusOr<EvpPkeyPtr> ParsePublicKeyDer(ByteSpan der) {
   ClearOpensslErrors();
-  const absl::string_view text = AsStringView(data);
-  EVP_PKEY* key = nullptr;
-  if (text.find("-----BEGIN") != absl::string_view::npos) {
-    BioPtr bio(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
-    if (!bio) return OpensslError("BIO_new_mem_buf");
-    key = PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr);
-  } else {
-    const unsigned char* p = data.data();
-    key = d2i_PUBKEY(nullptr, &p, static_cast<long>(data.size()));
-    if (key != nullptr && p != data.data() + data.size()) {
-      EVP_PKEY_free(key);
-      return InvalidArgumentError("trailing bytes after SubjectPublicKeyInfo");
-    }
-  }
-  if (key == nullptr) {
+  const unsigned char* p = der.data();
+  EvpPkeyPtr key(d2i_PUBKEY(nullptr, &p, static_cast<long>(der.size())));
+  if (!key) {
     return OpensslError(AbiCode::kInvalidArgument, "not a SubjectPublicKeyInfo public key");
   }
-  return EvpPkeyPtr(key);
+  if (p != der.data() + der.size()) {
+    return InvalidArgumentError("trailing bytes after SubjectPublicKeyInfo");
+  }
+  return key;
+}
+
+absl::StatusOr<EvpPkeyPtr> ParsePublicKey(ByteSpan data) {
+  const absl::string_view text = AsStringView(data);
+  if (text.find("-----BEGIN") == absl::string_view::npos) return ParsePublicKeyDer(data);
+  ClearOpensslErrors();
+  BioPtr bio(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
+  if (!bio) return OpensslError("BIO_new_mem_buf");
+  EvpPkeyPtr key(PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr));
+  if (!key) {
+    return OpensslError(AbiCode::kInvalidArgument, "not a SubjectPublicKeyInfo public key");
+  }
+  return key;
 }
 
 std::string KeyTypeName(EVP_PKEY* key) {

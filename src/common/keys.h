@@ -25,6 +25,10 @@ absl::StatusOr<Bytes> PkixDer(EVP_PKEY* key);
 // Parses SubjectPublicKeyInfo DER or PEM ("PUBLIC KEY").
 absl::StatusOr<EvpPkeyPtr> ParsePublicKey(ByteSpan der_or_pem);
 
+// Parses exactly one SubjectPublicKeyInfo DER (no trailing bytes).
+// INVALID_ARGUMENT otherwise.
+absl::StatusOr<EvpPkeyPtr> ParsePublicKeyDer(ByteSpan der);
+
 // "rsa2048", "rsa3072", "ecc-p256", "ecc-p384", "ecc-p521", else "unknown".
 std::string KeyTypeName(EVP_PKEY* key);
 
