@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -109,6 +110,17 @@ pid_t ThrowawaySwtpm::Spawn(const std::vector<std::string>& argv, const std::str
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  // swtpm_setup makes temp dirs of its own: keep them inside ours, so that
+  // removing ours removes them even when it is killed mid-way. (The
+  // environment is built before fork: the child may only call
+  // async-signal-safe functions.)
+  const std::string tmpdir = "TMPDIR=" + dir_;
+  std::vector<char*> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (std::strncmp(*e, "TMPDIR=", 7) != 0) env.push_back(*e);
+  }
+  env.push_back(const_cast<char*>(tmpdir.c_str()));
+  env.push_back(nullptr);
   const pid_t pid = fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
@@ -117,13 +129,14 @@ pid_t ThrowawaySwtpm::Spawn(const std::vector<std::string>& argv, const std::str
     sigset_t none;                     // and it gets the signals we block
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
+
     const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
     if (fd >= 0) {
       dup2(fd, STDOUT_FILENO);
       dup2(fd, STDERR_FILENO);
       close(fd);
     }
-    execvp(args[0], args.data());
+    execvpe(args[0], args.data(), env.data());
     _exit(127);
   }
   setpgid(pid, pid);
