@@ -79,6 +79,88 @@ inline Bytes Hex(const std::string& text) {
   return bytes.value_or(Bytes{});
 }
 
+// --- The shared EK certificate corpus (../shared/testdata/ek-certs) ----------
+
+inline X509Ptr LoadCertificate(const std::string& pem_or_der) {
+  absl::StatusOr<Bytes> der = ExtractCertificateDer(AsSpan(pem_or_der));
+  EXPECT_TRUE(der.ok()) << der.status();
+  absl::StatusOr<X509Ptr> cert = ParseCertificateDer(der.value_or(Bytes{}));
+  EXPECT_TRUE(cert.ok()) << cert.status();
+  return cert.ok() ? std::move(cert).value() : nullptr;
+}
+
+inline X509Ptr LoadEkCert(const std::string& name) { return LoadCertificate(EkCertFile(name)); }
+
+// One "$ openssl verify -CAfile A -untrusted I... LEAF" line of MANIFEST.md.
+struct ManifestChain {
+  std::string leaf;
+  std::string anchor;
+  std::vector<std::string> intermediates;
+};
+
+inline std::vector<ManifestChain> ManifestChains() {
+  std::vector<ManifestChain> chains;
+  std::istringstream manifest(EkCertFile("MANIFEST.md"));
+  for (std::string line; std::getline(manifest, line);) {
+    if (line.rfind("$ openssl verify ", 0) != 0) continue;
+    std::istringstream words(line.substr(17));
+    ManifestChain chain;
+    for (std::string word; words >> word;) {
+      if (word == "-CAfile") {
+        words >> chain.anchor;
+      } else if (word == "-untrusted") {
+        words >> word;
+        chain.intermediates.push_back(word);
+      } else {
+        chain.leaf = word;
+      }
+    }
+    chains.push_back(chain);
+  }
+  return chains;
+}
+
+// The rows of MANIFEST.md's file table: file -> cells.
+inline std::map<std::string, std::vector<std::string>> ManifestTable(
+    const std::string& header_prefix) {
+  std::map<std::string, std::vector<std::string>> rows;
+  std::istringstream manifest(EkCertFile("MANIFEST.md"));
+  bool in_table = false;
+  for (std::string line; std::getline(manifest, line);) {
+    if (line.rfind(header_prefix, 0) == 0) {
+      in_table = true;
+      continue;
+    }
+    if (!in_table) continue;
+    if (line.empty() || line[0] != '|') {
+      in_table = false;
+      continue;
+    }
+    std::vector<std::string> cells;
+    std::istringstream parts(line.substr(1));
+    for (std::string cell; std::getline(parts, cell, '|');) {
+      const size_t b = cell.find_first_not_of(' ');
+      const size_t e = cell.find_last_not_of(' ');
+      cells.push_back(b == std::string::npos ? "" : cell.substr(b, e - b + 1));
+    }
+    if (cells.empty() || cells[0].rfind("`", 0) != 0) continue;  // the |---| line
+    const size_t end = cells[0].find('`', 1);
+    rows[cells[0].substr(1, end - 1)] = cells;
+  }
+  return rows;
+}
+
+// A time at which every certificate in `certs` is valid.
+inline time_t TimeInsideValidity(const std::vector<X509*>& certs) {
+  time_t latest_start = 0;
+  for (X509* cert : certs) {
+    struct tm tm = {};
+    EXPECT_EQ(ASN1_TIME_to_tm(X509_get0_notBefore(cert), &tm), 1);
+    latest_start = std::max(latest_start, timegm(&tm));
+  }
+  return latest_start + 24 * 3600;
+}
+
 // --- Keys -------------------------------------------------------------------
 
 inline EvpPkeyPtr PrivateKeyFromPem(const std::string& pem) {
@@ -331,6 +413,13 @@ struct CertSpec {
   // issuer's issuer and serial (authorityCertIssuer/SerialNumber).
   std::optional<Bytes> subject_key_id;
   std::optional<long> akid_issuer_serial;
+  // An id-RSAES-OAEP SubjectPublicKeyInfo, as on TPM 1.2 EK certificates
+  // (OpenSSL cannot decode it; the key must be RSA).
+  bool rsaes_oaep_spki = false;
+  // A critical extension nobody understands.
+  bool unknown_critical_extension = false;
+  // keyUsage value instead of the default for is_ca.
+  std::string key_usage;
 };
 
 struct TestCert {
@@ -409,16 +498,34 @@ inline TestCert IssueCertificate(const CertSpec& spec, const TestCert* issuer = 
   ASN1_TIME_set(X509_getm_notBefore(cert.get()), spec.not_before);
   ASN1_TIME_set(X509_getm_notAfter(cert.get()), spec.not_after);
   X509_set_pubkey(cert.get(), out.key.get());
+  if (spec.rsaes_oaep_spki) {
+    unsigned char* der = nullptr;
+    const int len = i2d_PublicKey(out.key.get(), &der);
+    EXPECT_GT(len, 0);
+    X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(cert.get()), OBJ_nid2obj(NID_rsaesOaep),
+                           V_ASN1_UNDEF, nullptr, der, len);
+  }
+  if (spec.unknown_critical_extension) {
+    Asn1ObjectPtr oid(OBJ_txt2obj("1.3.6.1.4.1.55555.1", 1));
+    ASN1_OCTET_STRING* value = ASN1_OCTET_STRING_new();
+    ASN1_OCTET_STRING_set(value, reinterpret_cast<const unsigned char*>("\x05\x00"), 2);
+    X509_EXTENSION* ext = X509_EXTENSION_create_by_OBJ(nullptr, oid.get(), 1, value);
+    X509_add_ext(cert.get(), ext, -1);
+    X509_EXTENSION_free(ext);
+    ASN1_OCTET_STRING_free(value);
+  }
   if (spec.is_ca) {
     const std::string bc = spec.path_length
                                ? absl::StrCat("critical,CA:TRUE,pathlen:", *spec.path_length)
                                : "critical,CA:TRUE";
     AddExtension(cert.get(), issuer_cert, NID_basic_constraints, bc.c_str());
-    AddExtension(cert.get(), issuer_cert, NID_key_usage, "critical,keyCertSign,cRLSign");
   } else {
     AddExtension(cert.get(), issuer_cert, NID_basic_constraints, "critical,CA:FALSE");
-    AddExtension(cert.get(), issuer_cert, NID_key_usage, "critical,keyEncipherment");
   }
+  const std::string key_usage = !spec.key_usage.empty() ? spec.key_usage
+                                : spec.is_ca           ? "critical,keyCertSign,cRLSign"
+                                                       : "critical,keyEncipherment";
+  AddExtension(cert.get(), issuer_cert, NID_key_usage, key_usage.c_str());
   if (spec.subject_key_id) {
     ASN1_OCTET_STRING* skid = ASN1_OCTET_STRING_new();
     ASN1_OCTET_STRING_set(skid, spec.subject_key_id->data(),
@@ -439,7 +546,14 @@ inline TestCert IssueCertificate(const CertSpec& spec, const TestCert* issuer = 
   if (spec.tcg_san) AddTcgSubjectAltName(cert.get());
   EVP_PKEY* signer = issuer ? issuer->key.get() : out.key.get();
   EXPECT_GT(X509_sign(cert.get(), signer, EVP_sha256()), 0);
-  out.cert = std::move(cert);
+  // Through DER, so that nothing cached in memory (such as the decoded
+  // public key) survives.
+  unsigned char* der = nullptr;
+  const int len = i2d_X509(cert.get(), &der);
+  const unsigned char* p = der;
+  out.cert.reset(d2i_X509(nullptr, &p, len));
+  OPENSSL_free(der);
+  EXPECT_NE(out.cert, nullptr);
   return out;
 }
 
