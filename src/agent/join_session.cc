@@ -30,7 +30,38 @@ absl::StatusOr<std::unique_ptr<JoinSession>> JoinSession::Open(AgentConfig confi
   return std::unique_ptr<JoinSession>(new JoinSession(std::move(config), std::move(tpm)));
 }
 
+absl::Status JoinSession::CheckConnection() const {
+  if (connection_lost_) {
+    return TpmUnavailableError(
+        "the connection to the TPM was lost earlier in this session: close it and open a new "
+        "one");
+  }
+  return absl::OkStatus();
+}
+
+template <typename T>
+T JoinSession::Track(T result) {
+  if (!result.ok() && AbiCodeOf(result.status()) == AbiCode::kTpmUnavailable) {
+    connection_lost_ = true;
+  }
+  return result;
+}
+
 absl::StatusOr<Bytes> JoinSession::Begin(ByteSpan join_request) {
+  TPMJOIN_RETURN_IF_ERROR(CheckConnection());
+  return Track(BeginJoin(join_request));
+}
+
+absl::StatusOr<SecureBytes> JoinSession::Respond(ByteSpan challenge) {
+  // The join ends here whatever happens: the AK is flushed on return.
+  std::optional<PendingJoin> pending = std::move(pending_);
+  pending_.reset();
+  if (!pending) return StateError("no join is pending: call tpmjoin_join_begin first");
+  TPMJOIN_RETURN_IF_ERROR(CheckConnection());
+  return Track(AnswerChallenge(*pending, challenge));
+}
+
+absl::StatusOr<Bytes> JoinSession::BeginJoin(ByteSpan join_request) {
   if (pending_) {
     return StateError(
         "a join is already pending: answer its challenge with tpmjoin_join_respond first");
@@ -66,14 +97,8 @@ absl::StatusOr<Bytes> JoinSession::Begin(ByteSpan join_request) {
   return out;
 }
 
-absl::StatusOr<SecureBytes> JoinSession::Respond(ByteSpan challenge) {
-  if (!pending_) {
-    return StateError("no join is pending: call tpmjoin_join_begin first");
-  }
-  // The join ends here whatever happens: the AK is flushed on return.
-  const PendingJoin pending = std::move(*pending_);
-  pending_.reset();
-
+absl::StatusOr<SecureBytes> JoinSession::AnswerChallenge(const PendingJoin& pending,
+                                                          ByteSpan challenge) {
   wire::RegisterUsingTPMMethodResponse response;
   if (!response.ParseFromArray(challenge.data(), static_cast<int>(challenge.size()))) {
     return BadMessageError("challenge is not a RegisterUsingTPMMethodResponse");

@@ -45,6 +45,16 @@ class JoinSession {
     Ak ak;
   };
 
+  absl::StatusOr<Bytes> BeginJoin(ByteSpan join_request);
+  absl::StatusOr<SecureBytes> AnswerChallenge(const PendingJoin& pending, ByteSpan challenge);
+
+  // Once the connection is lost, ESAPI's context is unusable: every later
+  // call fails the same way instead of with ESAPI's sequence errors.
+  absl::Status CheckConnection() const;
+  template <typename T>
+  T Track(T result);
+  bool connection_lost_ = false;
+
   AgentConfig config_;
   std::unique_ptr<TpmConnection> tpm_;
   std::optional<Ek> ek_;             // found on the first Begin, kept for renewals
