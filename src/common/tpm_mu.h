@@ -50,6 +50,10 @@ TPMJOIN_DEFINE_MU(TPM2B_NAME)
 template <typename T>
 absl::StatusOr<T> Unmarshal(ByteSpan data, absl::string_view what) {
   T out{};
+  if (data.empty()) {
+    // (tss2-mu would log an error for the NULL buffer of an empty span.)
+    return BadMessageError(absl::StrCat(what, ": empty, want a ", Mu<T>::kName));
+  }
   size_t offset = 0;
   const TSS2_RC rc = Mu<T>::Unmarshal(data.data(), data.size(), &offset, &out);
   if (rc != TSS2_RC_SUCCESS) {
