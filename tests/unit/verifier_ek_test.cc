@@ -1,0 +1,124 @@
+// The EK of an init request: parsing, supported key types, and the
+// certificate requirement when the policy lists CAs.
+#include <gtest/gtest.h>
+
+#include "src/verifier/ek_validation.h"
+#include "tests/unit/verifier_test_util.h"
+
+namespace tpmjoin::verifier {
+namespace {
+
+using testing::EkCertFile;
+using testing::PkixOf;
+using testing::PubHashOf;
+using testing::SharedKey;
+using testing::TestCert;
+using testing::TestPki;
+
+v1::RegisterUsingTPMMethodInitialRequest WithCert(const std::string& der) {
+  v1::RegisterUsingTPMMethodInitialRequest init;
+  init.set_ek_cert(der);
+  return init;
+}
+
+v1::RegisterUsingTPMMethodInitialRequest WithKey(const std::string& der) {
+  v1::RegisterUsingTPMMethodInitialRequest init;
+  init.set_ek_key(der);
+  return init;
+}
+
+std::string KeyDer(const std::string& key_type) {
+  return std::string(AsStringView(PkixOf(testing::CachedKey(key_type))));
+}
+
+TEST(ParseEk, FromCertificate) {
+  TestPki pki;
+  const TestCert cert = pki.IssueEk(SharedKey("rsa2048"), testing::EkSpec(0x00cd8f));
+  absl::StatusOr<Ek> ek = ParseEk(WithCert(cert.Der()));
+  ASSERT_TRUE(ek.ok()) << ek.status();
+  EXPECT_EQ(ek->pub.pub_hash, PubHashOf(testing::CachedKey("rsa2048")));
+  EXPECT_EQ(ek->pub.key_type, "rsa2048");
+  EXPECT_EQ(ek->serial_text, "cd:8f");
+  EXPECT_EQ(ek->serial, (Bytes{0xcd, 0x8f}));
+  EXPECT_EQ(ek->device.manufacturer, "id:54455354");
+  EXPECT_EQ(ek->device.model, "SoftTPM");
+  EXPECT_EQ(ek->profile.name_alg, TPM2_ALG_SHA256);
+  EXPECT_NE(ek->cert, nullptr);
+}
+
+TEST(ParseEk, FromRawNvContentsWithPadding) {
+  // 1600-byte NV index: DER followed by 0xff padding.
+  absl::StatusOr<Ek> ek = ParseEk(WithCert(EkCertFile("stm-ek-rsa2048-int05.nvraw.bin")));
+  ASSERT_TRUE(ek.ok()) << ek.status();
+  EXPECT_EQ(ek->serial_text, "4c:bd:0f:e6:1e:e7:62:ed:b2:8d:50:b2:68:fc:35:86:ff:3d:5e:82");
+}
+
+TEST(ParseEk, Tpm12CertificateWithOaepKeyIsAnRsaKey) {
+  absl::StatusOr<Ek> ek = ParseEk(WithCert(
+      std::string(AsStringView(ExtractCertificateDer(
+                                   AsSpan(EkCertFile("nuvoton-ek-tpm12-rsa2048-root2010.pem")))
+                                   .value()))));
+  ASSERT_TRUE(ek.ok()) << ek.status();
+  EXPECT_EQ(ek->pub.key_type, "rsa2048");
+}
+
+TEST(ParseEk, FromPublicKey) {
+  for (const char* key_type : {"rsa2048", "rsa3072", "rsa4096", "ecc-p256", "ecc-p384",
+                               "ecc-p521"}) {
+    SCOPED_TRACE(key_type);
+    absl::StatusOr<Ek> ek = ParseEk(WithKey(KeyDer(key_type)));
+    ASSERT_TRUE(ek.ok()) << ek.status();
+    EXPECT_EQ(ek->pub.key_type, key_type);
+    EXPECT_EQ(ek->cert, nullptr);
+    EXPECT_FALSE(ek->serial);
+    EXPECT_EQ(ek->serial_text, "");
+  }
+}
+
+TEST(ParseEk, NeitherCertNorKeyIsABadMessage) {
+  EXPECT_BAD_MESSAGE(ParseEk(v1::RegisterUsingTPMMethodInitialRequest()),
+                     "neither ek_cert nor ek_key");
+}
+
+TEST(ParseEk, GarbageCertificateIsABadMessage) {
+  EXPECT_BAD_MESSAGE(ParseEk(WithCert("not a certificate")), "ek_cert:");
+  EXPECT_BAD_MESSAGE(ParseEk(WithCert("")), "ek_cert:");
+  std::string truncated = TestPki().IssueEk(SharedKey("rsa2048")).Der();
+  truncated.resize(truncated.size() - 10);
+  EXPECT_BAD_MESSAGE(ParseEk(WithCert(truncated)), "ek_cert:");
+}
+
+TEST(ParseEk, PublicKeyMustBeExactlyOneDerSpki) {
+  EXPECT_BAD_MESSAGE(ParseEk(WithKey(KeyDer("rsa2048") + "x")), "ek_key: trailing bytes");
+  EXPECT_BAD_MESSAGE(ParseEk(WithKey("garbage")), "ek_key: not a SubjectPublicKeyInfo");
+  const std::string pem =
+      tpmjoin::ToPem("PUBLIC KEY", PkixOf(testing::CachedKey("rsa2048")));
+  EXPECT_BAD_MESSAGE(ParseEk(WithKey(pem)), "ek_key:");
+}
+
+TEST(ParseEk, KeysOutsideTheEkProfileAreDenied) {
+  EXPECT_DENIED(ParseEk(WithKey(KeyDer("rsa1024"))), "unsupported EK key rsa1024");
+  EXPECT_DENIED(ParseEk(WithKey(KeyDer("ecc-p224"))), "unsupported EK key ecc-unknown");
+  TestPki pki;
+  EXPECT_DENIED(ParseEk(WithCert(pki.IssueEk(SharedKey("rsa1024")).Der())),
+                "unsupported EK key rsa1024");
+}
+
+TEST(VerifyEkCertificate, WithoutCasAnythingGoes) {
+  const Ek ek = ParseEk(WithKey(KeyDer("rsa2048"))).value();
+  EXPECT_TRUE(VerifyEkCertificate(ek, nullptr, time(nullptr)).ok());
+}
+
+TEST(VerifyEkCertificate, WithCasACertificateIsRequired) {
+  TestPki pki;
+  std::vector<X509Ptr> anchors;
+  anchors.emplace_back(X509_dup(pki.root.cert.get()));
+  const CertChainVerifier chain = CertChainVerifier::New(std::move(anchors), {}).value();
+  const Ek ek = ParseEk(WithKey(KeyDer("rsa2048"))).value();
+  EXPECT_DENIED(VerifyEkCertificate(ek, &chain, time(nullptr)),
+                "EK certificate required (the policy sets ekcert_allowed_cas) but the request "
+                "carries only ek_key");
+}
+
+}  // namespace
+}  // namespace tpmjoin::verifier
