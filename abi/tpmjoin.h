@@ -114,6 +114,16 @@ typedef struct tpmjoin_session tpmjoin_session;
  *   "owner_auth"       owner hierarchy password (default empty).
  *   "ek_cert_file"     path of a DER or PEM EK certificate to send instead of
  *                      the one in TPM NV.
+ *   "ak_cache_dir"     directory (created 0700) where the AK is kept between
+ *                      joins, so that renewals load it instead of generating
+ *                      a key. The AK is then a child of the EK: it loads only
+ *                      into this TPM while its endorsement seed is unchanged.
+ *                      Corrupt, foreign or refused cache files are replaced
+ *                      (with a warning on stderr); caching never fails a join.
+ *   "parameter_encryption"  true (default): the session that authorizes the
+ *                      EK is salted to the EK and encrypts
+ *                      TPM2_ActivateCredential's response, so the recovered
+ *                      secret never crosses the TPM bus in clear.
  * Unknown keys, wrong types and bad values are rejected.
  *
  * On success *out owns the session; close it with tpmjoin_session_close.

@@ -25,14 +25,40 @@ struct Ak {
 };
 
 // fixedTPM | fixedParent | sensitiveDataOrigin | userWithAuth | noDA |
-// restricted | sign: RSA-2048 RSASSA-SHA256 or P-256 ECDSA-SHA256, with a
-// random unique field so every AK is fresh.
-absl::StatusOr<TPM2B_PUBLIC> AkTemplate(KeyAlgorithm algorithm);
+// restricted | sign: RSA-2048 RSASSA-SHA256 or P-256 ECDSA-SHA256. For a
+// primary key, `random_unique` makes every AK fresh (a primary key is
+// derived from its template).
+absl::StatusOr<TPM2B_PUBLIC> AkTemplate(KeyAlgorithm algorithm, bool random_unique);
 
 // Creates a fresh AK as a primary key in the owner hierarchy (one command,
-// the AK stays loaded) and certifies its creation.
+// the AK stays loaded) and certifies its creation. Such an AK cannot be
+// kept between processes; it is what a join without ak_cache_dir uses.
 absl::StatusOr<Ak> CreatePrimaryAk(ESYS_CONTEXT* esys, KeyAlgorithm algorithm,
                                    absl::string_view owner_auth);
+
+// An AK that can be stored: a child of the EK (TPM2_Create), its private
+// part sealed by the EK, so it loads only into this TPM and only while the
+// endorsement seed is unchanged.
+struct StorableAk {
+  Ak ak;                  // loaded and certified
+  TPM2B_PUBLIC public_area;
+  TPM2B_PRIVATE private_area;
+};
+
+class EkSession;
+struct Ek;
+
+// TPM2_Create under the EK, TPM2_Load, and TPM2_CertifyCreation. `session`
+// authorizes both uses of the EK and stays open.
+absl::StatusOr<StorableAk> CreateChildAk(ESYS_CONTEXT* esys, const Ek& ek, EkSession& session,
+                                         absl::string_view endorsement_auth,
+                                         KeyAlgorithm algorithm);
+
+// TPM2_Load of a stored child AK under the EK. `session` stays open.
+absl::StatusOr<TpmHandle> LoadChildAk(ESYS_CONTEXT* esys, const Ek& ek, EkSession& session,
+                                      absl::string_view endorsement_auth,
+                                      const TPM2B_PUBLIC& public_area,
+                                      const TPM2B_PRIVATE& private_area);
 
 // TPM2_CertifyCreation by the AK over its own creation.
 absl::StatusOr<AkAttestation> CertifyAkCreation(ESYS_CONTEXT* esys, ESYS_TR ak,

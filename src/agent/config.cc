@@ -82,6 +82,18 @@ absl::StatusOr<AgentConfig> ParseAgentConfig(const char* json, GetEnvFn getenv_f
         return InvalidArgumentError("config key \"ek_cert_file\" must not be empty");
       }
       config.ek_cert_file = std::move(path);
+    } else if (key == "ak_cache_dir") {
+      TPMJOIN_ASSIGN_OR_RETURN(std::string path, GetString(value, key));
+      if (path.empty()) {
+        return InvalidArgumentError("config key \"ak_cache_dir\" must not be empty");
+      }
+      config.ak_cache_dir = std::move(path);
+    } else if (key == "parameter_encryption") {
+      if (!value.is_boolean()) {
+        return InvalidArgumentError(
+            "config key \"parameter_encryption\" must be true or false");
+      }
+      config.parameter_encryption = value.get<bool>();
     } else {
       return InvalidArgumentError(absl::StrCat("unknown config key \"", key, "\""));
     }

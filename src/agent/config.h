@@ -22,6 +22,8 @@ struct AgentConfig {
   SecureString endorsement_auth;
   SecureString owner_auth;
   std::optional<std::string> ek_cert_file;
+  std::optional<std::string> ak_cache_dir;
+  bool parameter_encryption = true;
 };
 
 // Environment lookups, injectable for tests.

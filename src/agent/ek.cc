@@ -167,37 +167,42 @@ absl::StatusOr<Ek> LoadEk(TpmConnection& tpm, const AgentConfig& config) {
   }
   TPMJOIN_ASSIGN_OR_RETURN(EvpPkeyPtr key, PublicKeyFromTpmt(ek.public_area.publicArea));
   TPMJOIN_ASSIGN_OR_RETURN(ek.identity, DescribeEkPublic(std::move(key)));
-
-  if (config.ek_cert_file) {
-    TPMJOIN_ASSIGN_OR_RETURN(ek.cert_der, ReadCertFile(*config.ek_cert_file));
-  } else if (!nv_handles || Contains(*nv_handles, profile->cert_index)) {
-    TPMJOIN_ASSIGN_OR_RETURN(auto index, OpenNvIndex(esys, profile->cert_index));
-    if (index) {
-      TPMJOIN_ASSIGN_OR_RETURN(ek.cert_der, ReadNvCertificate(esys, *index, config.owner_auth));
-      ek.cert_index = profile->cert_index;
-    }
-  }
-
-  if (ek.cert_der) {
-    const std::string source =
-        config.ek_cert_file ? absl::StrFormat("ek_cert_file \"%s\"", *config.ek_cert_file)
-                            : absl::StrFormat("NV index 0x%08x", profile->cert_index);
-    TPMJOIN_ASSIGN_OR_RETURN(X509Ptr cert, Annotate(ParseCertificateDer(*ek.cert_der), source));
-    TPMJOIN_ASSIGN_OR_RETURN(EvpPkeyPtr cert_key, Annotate(CertificatePublicKey(cert.get()), source));
-    TPMJOIN_ASSIGN_OR_RETURN(Bytes cert_pkix, PkixDer(cert_key.get()));
-    if (cert_pkix != ek.identity.pkix_der) {
-      // A wrong file is the caller's mistake; a wrong certificate in NV is
-      // the TPM's (or its provisioning's).
-      const auto make_error = config.ek_cert_file ? InvalidArgumentError : TpmError;
-      return make_error(absl::StrFormat(
-          "the EK certificate from %s is not for this TPM's %s EK (%s at %s): its public key "
-          "differs",
-          source, profile->name, ek.identity.key_type,
-          ek.persistent ? absl::StrFormat("0x%08x", profile->persistent_handle)
-                        : std::string("made by CreatePrimary")));
-    }
-  }
+  ek.nv_handles = std::move(nv_handles);
   return ek;
+}
+
+absl::Status ReadEkCertificate(TpmConnection& tpm, const AgentConfig& config, Ek* ek) {
+  const EkProfile& profile = *ek->profile;
+  if (config.ek_cert_file) {
+    TPMJOIN_ASSIGN_OR_RETURN(ek->cert_der, ReadCertFile(*config.ek_cert_file));
+  } else if (!ek->nv_handles || Contains(*ek->nv_handles, profile.cert_index)) {
+    TPMJOIN_ASSIGN_OR_RETURN(auto index, OpenNvIndex(tpm.esys(), profile.cert_index));
+    if (index) {
+      TPMJOIN_ASSIGN_OR_RETURN(ek->cert_der,
+                               ReadNvCertificate(tpm.esys(), *index, config.owner_auth));
+    }
+  }
+  if (!ek->cert_der) return absl::OkStatus();
+
+  const std::string source =
+      config.ek_cert_file ? absl::StrFormat("ek_cert_file \"%s\"", *config.ek_cert_file)
+                          : absl::StrFormat("NV index 0x%08x", profile.cert_index);
+  TPMJOIN_ASSIGN_OR_RETURN(X509Ptr cert, Annotate(ParseCertificateDer(*ek->cert_der), source));
+  TPMJOIN_ASSIGN_OR_RETURN(EvpPkeyPtr cert_key,
+                           Annotate(CertificatePublicKey(cert.get()), source));
+  TPMJOIN_ASSIGN_OR_RETURN(Bytes cert_pkix, PkixDer(cert_key.get()));
+  if (cert_pkix != ek->identity.pkix_der) {
+    // A wrong file is the caller's mistake; a wrong certificate in NV is
+    // the TPM's (or its provisioning's).
+    const auto make_error = config.ek_cert_file ? InvalidArgumentError : TpmError;
+    return make_error(absl::StrFormat(
+        "the EK certificate from %s is not for this TPM's %s EK (%s at %s): its public key "
+        "differs",
+        source, profile.name, ek->identity.key_type,
+        ek->persistent ? absl::StrFormat("0x%08x", profile.persistent_handle)
+                       : std::string("made by CreatePrimary")));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace tpmjoin::agent

@@ -3,6 +3,7 @@
 #define TPMJOIN_SRC_AGENT_EK_H_
 
 #include <optional>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "src/agent/config.h"
@@ -19,8 +20,10 @@ struct Ek {
   bool persistent = false;
   TPM2B_PUBLIC public_area = {};
   EkPublic identity;         // PKIX DER, hash, key type
-  std::optional<Bytes> cert_der;
-  std::optional<TPM2_HANDLE> cert_index;  // where cert_der came from (NV)
+  std::optional<Bytes> cert_der;   // set by ReadEkCertificate
+  // The EK NV range, when LoadEk listed it (so that absent indices are not
+  // probed again).
+  std::optional<std::vector<TPM2_HANDLE>> nv_handles;
 
   // A low-range EK is usable only through PolicySecret(TPM_RH_ENDORSEMENT);
   // a high-range one also with its (empty) authValue.
@@ -29,16 +32,20 @@ struct Ek {
   }
 };
 
-// Finds the EK the config asks for (REFERENCE.md section 4):
+// Finds the EK the config asks for (REFERENCE.md section 4), without its
+// certificate:
 //  - rsa: L-1 at 0x81010001 when persistent, else CreatePrimary with the
 //    L-1 template (honouring an EK nonce/template in NV); certificate from
 //    NV 0x01C00002 when present.
 //  - ecc: the first ECC profile with a certificate in NV (L-2, H-2, H-3,
 //    H-4), its persistent EK or one made with its template; without any
 //    ECC certificate, the L-2 EK.
-// With config.ek_cert_file, that certificate is used instead of NV. A
-// certificate whose key is not the EK's is an error.
 absl::StatusOr<Ek> LoadEk(TpmConnection& tpm, const AgentConfig& config);
+
+// Sets ek->cert_der from config.ek_cert_file, else from the profile's NV
+// index (left empty when the TPM has none). A certificate whose key is not
+// the EK's is an error.
+absl::Status ReadEkCertificate(TpmConnection& tpm, const AgentConfig& config, Ek* ek);
 
 }  // namespace tpmjoin::agent
 

@@ -16,6 +16,7 @@ absl::StatusOr<std::string> Identify(const AgentConfig& config) {
   TPMJOIN_ASSIGN_OR_RETURN(std::unique_ptr<TpmConnection> tpm, TpmConnection::Open(config.tcti));
   TPMJOIN_ASSIGN_OR_RETURN(TpmInfo info, ReadTpmInfo(tpm->esys()));
   TPMJOIN_ASSIGN_OR_RETURN(Ek ek, LoadEk(*tpm, config));
+  TPMJOIN_RETURN_IF_ERROR(ReadEkCertificate(*tpm, config, &ek));
 
   nlohmann::json out = nlohmann::json::object();
   out["ek_pub_hash"] = ek.identity.pub_hash;

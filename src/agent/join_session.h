@@ -8,8 +8,10 @@
 
 #include "absl/status/statusor.h"
 #include "src/agent/ak.h"
+#include "src/agent/ak_cache.h"
 #include "src/agent/config.h"
 #include "src/agent/ek.h"
+#include "src/agent/ek_session.h"
 #include "src/agent/tss.h"
 #include "src/common/bytes.h"
 
@@ -30,35 +32,39 @@ class JoinSession {
   // STATE when no join is pending.
   absl::StatusOr<SecureBytes> Respond(ByteSpan challenge);
 
-  // Ends the pending join, if any (its AK is flushed).
+  // Ends the pending join, if any (its AK and session are flushed).
   void Cancel() { pending_.reset(); }
 
-  // Declared last so that they are destroyed first: objects are flushed
-  // before the connection closes.
-  ~JoinSession() = default;
-
  private:
-  JoinSession(AgentConfig config, std::unique_ptr<TpmConnection> tpm)
-      : config_(std::move(config)), tpm_(std::move(tpm)) {}
+  JoinSession(AgentConfig config, std::unique_ptr<TpmConnection> tpm);
 
   struct PendingJoin {
     Ak ak;
+    // Open when Begin already used the EK (a child AK): Respond uses it.
+    std::optional<EkSession> ek_session;
   };
 
   absl::StatusOr<Bytes> BeginJoin(ByteSpan join_request);
-  absl::StatusOr<SecureBytes> AnswerChallenge(const PendingJoin& pending, ByteSpan challenge);
+  absl::StatusOr<PendingJoin> PrimaryAkJoin();
+  absl::StatusOr<PendingJoin> CachedAkJoin();
+  absl::Status EnsureEkCertificate();
+  absl::StatusOr<SecureBytes> AnswerChallenge(PendingJoin& pending, ByteSpan challenge);
 
   // Once the connection is lost, ESAPI's context is unusable: every later
   // call fails the same way instead of with ESAPI's sequence errors.
   absl::Status CheckConnection() const;
   template <typename T>
   T Track(T result);
-  bool connection_lost_ = false;
 
+  // Members are destroyed in reverse order: the pending join's objects and
+  // the EK are flushed before the connection closes.
   AgentConfig config_;
+  std::optional<AkCache> cache_;
   std::unique_ptr<TpmConnection> tpm_;
-  std::optional<Ek> ek_;             // found on the first Begin, kept for renewals
+  std::optional<Ek> ek_;               // found on the first Begin, kept for renewals
+  bool ek_cert_known_ = false;         // ek_->cert_der is final (read, or none exists)
   std::optional<PendingJoin> pending_;
+  bool connection_lost_ = false;
 };
 
 }  // namespace tpmjoin::agent
