@@ -196,10 +196,10 @@ absl::Status ReadEkCertificate(TpmConnection& tpm, const AgentConfig& config, Ek
     // the TPM's (or its provisioning's).
     const auto make_error = config.ek_cert_file ? InvalidArgumentError : TpmError;
     return make_error(absl::StrFormat(
-        "the EK certificate from %s is not for this TPM's %s EK (%s at %s): its public key "
+        "the EK certificate from %s is not for this TPM's %s EK (%s, %s): its public key "
         "differs",
         source, profile.name, ek->identity.key_type,
-        ek->persistent ? absl::StrFormat("0x%08x", profile.persistent_handle)
+        ek->persistent ? absl::StrFormat("persistent at 0x%08x", profile.persistent_handle)
                        : std::string("made by CreatePrimary")));
   }
   return absl::OkStatus();
