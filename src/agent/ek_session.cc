@@ -1,5 +1,7 @@
 #include "src/agent/ek_session.h"
 
+#include <openssl/rand.h>
+
 #include "src/common/errors.h"
 
 namespace tpmjoin::agent {
@@ -7,10 +9,15 @@ namespace tpmjoin::agent {
 absl::StatusOr<EkSession> EkSession::Start(ESYS_CONTEXT* esys, const Ek& ek, bool salted) {
   const TPMT_SYM_DEF symmetric = {TPM2_ALG_AES, {128}, {TPM2_ALG_CFB}};
   const bool policy = ek.needs_policy();
+  // Our own nonce: ESAPI 3.2 would build a fresh OpenSSL library context to
+  // draw it, which costs more than the rest of the command.
+  TPM2B_NONCE nonce_caller = {};
+  nonce_caller.size = 32;
+  if (RAND_bytes(nonce_caller.buffer, nonce_caller.size) != 1) return OpensslError("RAND_bytes");
   ESYS_TR session = ESYS_TR_NONE;
   const TSS2_RC rc = WithRetry([&] {
     return Esys_StartAuthSession(esys, salted ? ek.handle.get() : ESYS_TR_NONE, ESYS_TR_NONE,
-                                 ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, nullptr,
+                                 ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &nonce_caller,
                                  policy ? TPM2_SE_POLICY : TPM2_SE_HMAC, &symmetric,
                                  TPM2_ALG_SHA256, &session);
   });
@@ -22,7 +29,9 @@ absl::StatusOr<EkSession> EkSession::Start(ESYS_CONTEXT* esys, const Ek& ek, boo
 }
 
 absl::Status EkSession::PrepareUse(absl::string_view endorsement_auth, bool last_use) {
-  const TPMA_SESSION attributes = (salted_ ? TPMA_SESSION_ENCRYPT : 0) |
+  // Only the last use (TPM2_ActivateCredential) returns a secret: encrypt
+  // just that response.
+  const TPMA_SESSION attributes = (salted_ && last_use ? TPMA_SESSION_ENCRYPT : 0) |
                                   (last_use ? 0 : TPMA_SESSION_CONTINUESESSION);
   TSS2_RC rc = Esys_TRSess_SetAttributes(esys_, handle_.get(), attributes, 0xff);
   if (rc != TSS2_RC_SUCCESS) return TssError("Esys_TRSess_SetAttributes", rc);
