@@ -105,6 +105,15 @@ absl::StatusOr<EvpPkeyPtr> PublicKeyFromTpmt(const TPMT_PUBLIC& pub) {
 }
 
 absl::StatusOr<Bytes> PkixDer(EVP_PKEY* key) {
+  // A key parsed from a compressed point or explicit curve parameters would
+  // be written back the same way: force the canonical form.
+  if (EVP_PKEY_is_a(key, "EC") &&
+      (EVP_PKEY_set_utf8_string_param(key, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+                                      OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_UNCOMPRESSED) != 1 ||
+       EVP_PKEY_set_utf8_string_param(key, OSSL_PKEY_PARAM_EC_ENCODING,
+                                      OSSL_PKEY_EC_ENCODING_GROUP) != 1)) {
+    return OpensslError("setting the EC point encoding");
+  }
   unsigned char* der = nullptr;
   const int len = i2d_PUBKEY(key, &der);
   if (len <= 0) return OpensslError("i2d_PUBKEY");

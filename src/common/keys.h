@@ -19,7 +19,9 @@ namespace tpmjoin {
 absl::StatusOr<EvpPkeyPtr> PublicKeyFromTpmt(const TPMT_PUBLIC& pub);
 
 // SubjectPublicKeyInfo DER (RSA as rsaEncryption, EC as a named curve with
-// an uncompressed point: the encoding Go's x509.MarshalPKIXPublicKey makes).
+// an uncompressed point: the encoding Go's x509.MarshalPKIXPublicKey makes,
+// whatever encoding `key` was parsed from; sets `key`'s EC encoding
+// preferences to that).
 absl::StatusOr<Bytes> PkixDer(EVP_PKEY* key);
 
 // Parses SubjectPublicKeyInfo DER or PEM ("PUBLIC KEY").

@@ -75,6 +75,25 @@ TEST(ParseEk, FromPublicKey) {
   }
 }
 
+TEST(ParseEk, CompressedEcPointHashesLikeTheUncompressedKey) {
+  // Go's x509.MarshalPKIXPublicKey (Teleport, tbot) always writes the
+  // uncompressed point; the hash must not depend on how the key came.
+  EVP_PKEY* key = testing::CachedKey("ecc-p256");
+  EvpPkeyPtr copy(EVP_PKEY_dup(key));
+  ASSERT_EQ(EVP_PKEY_set_utf8_string_param(copy.get(), OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+                                           OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_COMPRESSED),
+            1);
+  unsigned char* der = nullptr;
+  const int len = i2d_PUBKEY(copy.get(), &der);
+  const std::string compressed(reinterpret_cast<char*>(der), static_cast<size_t>(len));
+  OPENSSL_free(der);
+  ASSERT_EQ(compressed.size(), 59u);  // 33-byte point
+  absl::StatusOr<Ek> ek = ParseEk(WithKey(compressed));
+  ASSERT_TRUE(ek.ok()) << ek.status();
+  EXPECT_EQ(ek->pub.pub_hash, PubHashOf(key));
+  EXPECT_EQ(ek->pub.pkix_der.size(), 91u);
+}
+
 TEST(ParseEk, NeitherCertNorKeyIsABadMessage) {
   EXPECT_BAD_MESSAGE(ParseEk(v1::RegisterUsingTPMMethodInitialRequest()),
                      "neither ek_cert nor ek_key");
