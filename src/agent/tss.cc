@@ -21,6 +21,10 @@ TSS2_RC Format1Error(TSS2_RC rc) { return (rc & TPM2_RC_FMT1) ? (rc & 0xbf) : 0;
 
 std::string Hint(TSS2_RC rc) {
   const TSS2_RC tpm_rc = rc & 0xffff;
+  if (IsTpmRetry(rc)) {
+    return " The TPM stayed busy through every retry (about 5 s of backoff); try again "
+           "later.";
+  }
   if (tpm_rc == TPM2_RC_LOCKOUT) {
     return " The TPM is in dictionary-attack lockout: wait for the lockout interval to pass, "
            "or reset it with the lockout hierarchy (tpm2_dictionarylockout --clear-lockout).";

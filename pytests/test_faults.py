@@ -1,0 +1,111 @@
+"""TPM faults injected by a wrapping TCTI (tests/fault_tcti): RETRY,
+YIELDED and TESTING are retried with bounded backoff; lockout and
+authorization failures say what to do; a disconnect mid-command is
+TPM_UNAVAILABLE."""
+
+import json
+import os
+import time
+
+import pytest
+
+import _tpmjoin as tj
+from tpmharness import make_challenge_tools
+
+RETRY, YIELDED, TESTING = 0x922, 0x908, 0x90A
+LOCKOUT, AUTH_FAIL_SESSION_1 = 0x921, 0x98E
+
+
+@pytest.fixture
+def faulty(tpm, build_dir, tmp_path, monkeypatch):
+    """config(faults) -> a config whose TCTI injects `faults`; log() -> the
+    command codes that reached the wrapper."""
+    log = tmp_path / "commands.log"
+    monkeypatch.setenv("TPMJOIN_FAULTS_LOG", str(log))
+
+    def config(faults: str, **extra) -> str:
+        monkeypatch.setenv("TPMJOIN_FAULTS", faults)
+        cfg = json.loads(tpm.config(**extra))
+        cfg["tcti"] = f"{build_dir / 'tests' / 'libtpmjoin-fault-tcti.so'}:{cfg['tcti']}"
+        return json.dumps(cfg)
+
+    def commands() -> list[int]:
+        return [int(x, 16) for x in log.read_text().split()] if log.exists() else []
+
+    config.commands = commands
+    return config
+
+
+def join(config: str, tmp_path) -> None:
+    with tj.Session(config) as s:
+        init = s.begin(b"")
+        s.respond(make_challenge_tools(init, os.urandom(32), tmp_path / os.urandom(4).hex()))
+
+
+@pytest.mark.parametrize("rc", [RETRY, YIELDED, TESTING], ids=["RETRY", "YIELDED", "TESTING"])
+@pytest.mark.parametrize("command,cc", [("CreatePrimary", 0x131), ("NV_Read", 0x14E),
+                                        ("StartAuthSession", 0x176),
+                                        ("ActivateCredential", 0x147)])
+def test_busy_tpm_is_retried(faulty, tpm, tmp_path, rc, command, cc):
+    join(faulty(f"{command}={rc:x}*8"), tmp_path)
+    assert faulty.commands().count(cc) == 9  # 8 refusals, then the real one
+    tpm.assert_clean()
+
+
+def test_retries_are_bounded(faulty, tpm, tmp_path):
+    start = time.monotonic()
+    with tj.Session(faulty(f"ActivateCredential={RETRY:x}*100000")) as s:
+        init = s.begin(b"")
+        challenge = make_challenge_tools(init, os.urandom(32), tmp_path / "c")
+        with pytest.raises(tj.Error) as e:
+            s.respond(challenge)
+    elapsed = time.monotonic() - start
+    assert e.value.args[0] == tj.ERR_TPM
+    assert "TPM2_ActivateCredential failed" in e.value.args[1]
+    assert "stayed busy" in e.value.args[1]
+    assert 4 < elapsed < 20, elapsed
+    tpm.assert_clean()
+
+
+def test_lockout_names_the_fix(faulty, tpm, tmp_path):
+    with tj.Session(faulty(f"PolicySecret={LOCKOUT:x}*1")) as s:
+        init = s.begin(b"")
+        with pytest.raises(tj.Error) as e:
+            s.respond(make_challenge_tools(init, os.urandom(32), tmp_path / "c"))
+    assert e.value.args[0] == tj.ERR_TPM
+    text = e.value.args[1]
+    assert "TPM2_PolicySecret(TPM_RH_ENDORSEMENT)" in text
+    assert "dictionary-attack lockout" in text and "tpm2_dictionarylockout" in text
+    tpm.assert_clean()
+
+
+def test_authorization_failure_names_the_hierarchy(faulty, tpm):
+    with tj.Session(faulty(f"CreatePrimary={AUTH_FAIL_SESSION_1:x}*1")) as s:
+        with pytest.raises(tj.Error) as e:
+            s.begin(b"")
+    text = e.value.args[1]
+    assert "TPM2_CreatePrimary(AK, owner hierarchy)" in text
+    assert "owner_auth" in text
+    tpm.assert_clean()
+
+
+@pytest.mark.parametrize("command", ["ReadPublic", "CertifyCreation", "ActivateCredential"])
+def test_disconnect_mid_command_is_tpm_unavailable(faulty, tpm, tmp_path, command):
+    s = tj.Session(faulty(f"{command}=disconnect"))
+    try:
+        with pytest.raises(tj.Error) as e:
+            init = s.begin(b"")
+            s.respond(make_challenge_tools(init, os.urandom(32), tmp_path / "c"))
+        assert e.value.args[0] == tj.ERR_TPM_UNAVAILABLE
+        assert "lost the connection to the TPM" in e.value.args[1]
+        with pytest.raises(tj.Error) as again:
+            s.begin(b"")
+        assert again.value.args[0] == tj.ERR_TPM_UNAVAILABLE
+    finally:
+        s.close()
+    # Only the wrapper pretended the TPM vanished, so the AK the lost session
+    # could not flush is still loaded (a real TPM drops it at its reset).
+    assert len(tpm.handles("transient")) <= 1
+    tpm.tool("tpm2_flushcontext", "-t")
+    # The TPM is fine: a new session joins.
+    join(faulty(""), tmp_path)
