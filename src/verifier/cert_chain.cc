@@ -95,6 +95,10 @@ absl::Status NoIssuerError(X509* cert, int depth) {
                                   NameToString(X509_get_issuer_name(cert)), "\")"));
 }
 
+absl::Status NotCaError(X509* cert, int depth) {
+  return DeniedError(absl::StrCat(Describe(cert, depth), " is not a CA certificate"));
+}
+
 // `depth_offset`: depth of the certificate X509_verify_cert started from.
 absl::Status ChainError(X509_STORE_CTX* ctx, int depth_offset) {
   const int error = X509_STORE_CTX_get_error(ctx);
@@ -109,6 +113,8 @@ absl::Status ChainError(X509_STORE_CTX* ctx, int depth_offset) {
     case X509_V_ERR_CERT_HAS_EXPIRED:
     case X509_V_ERR_CERT_NOT_YET_VALID:
       return ValidityError(error, cert, depth);
+    case X509_V_ERR_INVALID_CA:
+      return NotCaError(cert, depth);
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
     case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
@@ -213,11 +219,10 @@ absl::Status CertChainVerifier::VerifyUndecodableLeafVia(X509* leaf, X509* issue
   }
   if ((X509_get_extension_flags(leaf) & (EXFLAG_CRITICAL | EXFLAG_INVALID)) != 0) {
     return DeniedError(
-        "the EK certificate has an unsupported critical or malformed extension");
+        "EK certificate chain rejected at the EK certificate: unhandled critical extension "
+        "(or a malformed extension)");
   }
-  if (X509_check_ca(issuer) == 0) {
-    return DeniedError(absl::StrCat(Describe(issuer, 1), " is not a CA certificate"));
-  }
+  if (X509_check_ca(issuer) == 0) return NotCaError(issuer, 1);
   auto chain = VerifyWithOpenssl(issuer, at, /*depth=*/1);
   if (!chain.ok()) return chain.status();
   return CheckPathLengthsAboveLeaf(chain->get());
