@@ -60,9 +60,11 @@ absl::StatusOr<Bytes> HexField(const Json& json, const char* key) {
   return *bytes;
 }
 
-absl::StatusOr<CachedAk> Parse(const std::string& text, const std::string& ek_pub_hash,
-                               KeyAlgorithm algorithm) {
-  const Json json = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+}  // namespace
+
+absl::StatusOr<CachedAk> ParseCachedAk(absl::string_view text, const std::string& ek_pub_hash,
+                                       KeyAlgorithm algorithm) {
+  const Json json = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   if (json.is_discarded() || !json.is_object()) return InternalError("not a JSON object");
   const auto version = json.find("version");
   if (version == json.end() || !version->is_number_integer() ||
@@ -90,8 +92,6 @@ absl::StatusOr<CachedAk> Parse(const std::string& text, const std::string& ek_pu
   return ak;
 }
 
-}  // namespace
-
 void Warn(absl::string_view message) {
   std::fprintf(stderr, "libtpmjoin: warning: %.*s\n", static_cast<int>(message.size()),
                message.data());
@@ -112,7 +112,7 @@ std::optional<CachedAk> AkCache::Lookup(const std::string& ek_pub_hash,
   text.resize(static_cast<size_t>(file.gcount()));
   absl::StatusOr<CachedAk> ak = text.size() > kMaxFileSize
                                     ? absl::StatusOr<CachedAk>(InternalError("file too large"))
-                                    : Parse(text, ek_pub_hash, algorithm);
+                                    : ParseCachedAk(text, ek_pub_hash, algorithm);
   if (!ak.ok()) {
     Warn(absl::StrCat("ignoring the cached AK \"", path, "\": ", ak.status().message(),
                       "; making a new AK"));

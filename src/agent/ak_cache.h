@@ -17,6 +17,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "src/agent/ak.h"
 #include "src/agent/config.h"
 #include "src/common/bytes.h"
@@ -51,6 +52,11 @@ class AkCache {
  private:
   std::string dir_;
 };
+
+// Parses a cache file's contents, checking that it belongs to this EK and
+// algorithm (exposed for tests and fuzzing).
+absl::StatusOr<CachedAk> ParseCachedAk(absl::string_view text, const std::string& ek_pub_hash,
+                                       KeyAlgorithm algorithm);
 
 // Writes "libtpmjoin: warning: <message>" to stderr.
 void Warn(absl::string_view message);

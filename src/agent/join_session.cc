@@ -3,8 +3,8 @@
 #include "abi/tpmjoin.pb.h"
 #include "absl/strings/str_cat.h"
 #include "src/agent/activate.h"
+#include "src/agent/challenge.h"
 #include "src/common/errors.h"
-#include "src/common/tpm_mu.h"
 
 namespace tpmjoin::agent {
 namespace {
@@ -162,27 +162,7 @@ absl::StatusOr<Bytes> JoinSession::BeginJoin(ByteSpan join_request) {
 
 absl::StatusOr<SecureBytes> JoinSession::AnswerChallenge(PendingJoin& pending,
                                                          ByteSpan challenge) {
-  wire::RegisterUsingTPMMethodResponse response;
-  if (!response.ParseFromArray(challenge.data(), static_cast<int>(challenge.size()))) {
-    return BadMessageError("challenge is not a RegisterUsingTPMMethodResponse");
-  }
-  if (!response.has_challenge_request()) {
-    return BadMessageError(
-        response.has_certs()
-            ? "expected a challenge_request, got certs (the join is already complete)"
-            : "expected a RegisterUsingTPMMethodResponse with challenge_request");
-  }
-  const wire::TPMEncryptedCredential& credential = response.challenge_request();
-  TPMJOIN_ASSIGN_OR_RETURN(
-      const TPM2B_ID_OBJECT blob,
-      Unmarshal<TPM2B_ID_OBJECT>(AsSpan(credential.credential_blob()), "credential_blob"));
-  TPMJOIN_ASSIGN_OR_RETURN(
-      const TPM2B_ENCRYPTED_SECRET secret,
-      Unmarshal<TPM2B_ENCRYPTED_SECRET>(AsSpan(credential.secret()), "secret"));
-  if (blob.size == 0 || secret.size == 0) {
-    return BadMessageError("credential_blob and secret must not be empty");
-  }
-
+  TPMJOIN_ASSIGN_OR_RETURN(const Credential credential, ParseChallenge(challenge));
   if (!pending.ek_session) {
     TPMJOIN_ASSIGN_OR_RETURN(pending.ek_session, EkSession::Start(tpm_->esys(), *ek_,
                                                                   config_.parameter_encryption));
@@ -190,7 +170,8 @@ absl::StatusOr<SecureBytes> JoinSession::AnswerChallenge(PendingJoin& pending,
   TPMJOIN_ASSIGN_OR_RETURN(
       SecureBytes solution,
       ActivateCredential(tpm_->esys(), *ek_, pending.ak.handle.get(), *pending.ek_session,
-                         config_.endorsement_auth, blob, secret));
+                         config_.endorsement_auth, credential.credential_blob,
+                         credential.secret));
   wire::RegisterUsingTPMMethodRequest answer;
   answer.mutable_challenge_response()->set_solution(solution.data(), solution.size());
   return SerializeSecret(answer);
