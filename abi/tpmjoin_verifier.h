@@ -43,29 +43,41 @@ typedef struct tpmjoin_challenge tpmjoin_challenge;
  *   }
  * At least one rule; each rule sets ek_public_hash and/or
  * ek_certificate_serial. A rule matches when every field it sets matches
- * (hex compared case-insensitively; serial colons optional); the policy
- * allows when any rule matches. When ekcert_allowed_cas is set, an EK
- * certificate is required and must chain to one of the listed CAs, each of
- * which is a trust anchor; ekcert_intermediate_cas are untrusted certificates
- * used only to build the path.
+ * (hex compared case-insensitively; ek_public_hash is 64 hex digits; serial
+ * colons optional and leading zero bytes ignored, so "00:cd:8f" matches
+ * serial cd:8f; a serial rule never matches a request without a
+ * certificate); the policy allows when any rule matches. As in Teleport
+ * (Go zero values), "" counts as an unset field and an empty
+ * ekcert_allowed_cas as no list; null is a wrong type. When
+ * ekcert_allowed_cas is set, an EK certificate is required and must chain
+ * to one of the listed CAs, each of which is a trust anchor;
+ * ekcert_intermediate_cas are untrusted certificates used only to build the
+ * path (rejected without ekcert_allowed_cas). Each CA entry is exactly one
+ * PEM CERTIFICATE block (surrounding whitespace allowed).
  * Returns OK, INVALID_ARGUMENT (policy_json or out NULL, bad JSON, unknown
- * key, no rule, empty rule, bad hex, a PEM that is not a certificate),
- * INTERNAL. */
+ * key, wrong type, no rule, empty rule, bad hex, a PEM that is not exactly
+ * one certificate), INTERNAL. */
 TPMJOIN_EXPORT tpmjoin_status tpmjoin_verifier_open(const char *policy_json,
                                                     tpmjoin_verifier **out);
 
 /* Judges an init request (serialized RegisterUsingTPMMethodRequest with
  * `init`) and, when it passes, makes a credential for its EK and AK:
- *   1. EK from ek_cert (preferred) or ek_key;
- *   2. with ekcert_allowed_cas: EK certificate chains to a listed CA and is
- *      within its validity period;
+ *   1. EK from ek_cert (preferred; DER, also as read from TPM NV: TCG
+ *      header, padding) or ek_key (exactly one SubjectPublicKeyInfo DER);
+ *      keys other than RSA 2048/3072/4096 and ECC P-256/P-384/P-521 (the
+ *      TCG EK profile) are DENIED;
+ *   2. with ekcert_allowed_cas: EK certificate chains to a listed CA and
+ *      every certificate on the path is within its validity period;
  *   3. allow rules (no match: DENIED, no challenge made);
  *   4. the AK: TPMS_ATTEST magic and type, creationHash = H(create_data),
  *      certified name = name of `public`, attributes fixedTPM, fixedParent,
  *      sensitiveDataOrigin, restricted, sign (not decrypt), signature over
  *      create_attestation by the AK itself; RSA >= 2048 bits with RSASSA or
  *      ECC P-256/P-384 with ECDSA; SHA-256 or stronger;
- *   5. MakeCredential with a fresh 32-byte secret.
+ *   5. MakeCredential with a fresh 32-byte secret, with the nameAlg and
+ *      AES key size the TCG EK profile fixes for the EK's key type.
+ * Malformed structures are BAD_MESSAGE even when a later check (rules)
+ * would deny the request.
  * On success *out_state owns the challenge state (free with
  * tpmjoin_challenge_free) and *out_response holds a serialized
  * RegisterUsingTPMMethodResponse with `challenge_request`.
@@ -79,7 +91,8 @@ TPMJOIN_EXPORT tpmjoin_status tpmjoin_verifier_challenge(
 
 /* Checks the agent's answer (serialized RegisterUsingTPMMethodRequest with
  * `challenge_response`) in constant time. A challenge can be finished once:
- * after the first call (whatever its outcome) the secret is wiped.
+ * after the first call that gets past the argument checks (whatever its
+ * outcome, BAD_MESSAGE included) the secret is wiped.
  * On success *out_result_json receives a JSON object:
  *   ek_pub_hash, ek_cert_serial ("" without a certificate),
  *   ek_cert_verified (true when chained to an allowed CA), matched_rule
@@ -108,8 +121,10 @@ TPMJOIN_EXPORT void tpmjoin_verifier_close(tpmjoin_verifier *v);
  * tpm_version (from the subjectAltName), issuer, subject, not_before,
  * not_after (RFC 3339 UTC), ek_pub_pem.
  * Raw TPM NV contents (DER followed by padding, or a TCG header) are
- * accepted. Returns OK, INVALID_ARGUMENT (NULL pointers, not a certificate
- * or a public key), INTERNAL. */
+ * accepted. For a bare key the certificate fields are "" (ek_cert_present
+ * false). id-RSAES-OAEP keys of TPM 1.2 certificates are described as the
+ * RSA keys they are. Returns OK, INVALID_ARGUMENT (NULL pointers, more than
+ * 1 MiB, not a certificate or a public key), INTERNAL. */
 TPMJOIN_EXPORT tpmjoin_status tpmjoin_ek_info(const uint8_t *der_or_pem,
                                               size_t len,
                                               tpmjoin_bytes *out_json);

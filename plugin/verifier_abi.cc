@@ -62,7 +62,11 @@ absl::Status VerifierFinish(tpmjoin_challenge* c, const uint8_t* request, size_t
 absl::Status EkInfo(const uint8_t* der_or_pem, size_t len, tpmjoin_bytes* out_json) {
   TPMJOIN_RETURN_IF_ERROR(PrepareOutput(out_json, "out_json"));
   TPMJOIN_RETURN_IF_ERROR(RequireNonNull(der_or_pem, "der_or_pem"));
-  TPMJOIN_ASSIGN_OR_RETURN(const ByteSpan input, InputBytes(der_or_pem, len, "der_or_pem"));
+  if (len > kMaxInputSize) {  // a file, not a message: not BAD_MESSAGE
+    return InvalidArgumentError(absl::StrCat("der_or_pem is ", len, " bytes, more than ",
+                                             kMaxInputSize));
+  }
+  const ByteSpan input(der_or_pem, len);
   TPMJOIN_ASSIGN_OR_RETURN(const std::string json, verifier::DescribeEk(input));
   return SetOutput(AsSpan(json), out_json);
 }

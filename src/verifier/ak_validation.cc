@@ -57,9 +57,31 @@ absl::Status CheckAttributes(TPMA_OBJECT attributes) {
   return absl::OkStatus();
 }
 
-absl::Status CheckSchemeHash(TPM2_ALG_ID hash) {
-  if (!IsAcceptedHash(hash)) {
-    return DeniedError(absl::StrCat("AK signing scheme hash ", HashName(hash),
+// The scheme the AK's public area fixes; the signature must use it.
+TPM2_ALG_ID SchemeOf(const TPMT_PUBLIC& pub) {
+  return pub.type == TPM2_ALG_RSA ? pub.parameters.rsaDetail.scheme.scheme
+                                  : pub.parameters.eccDetail.scheme.scheme;
+}
+
+TPM2_ALG_ID SchemeHashOf(const TPMT_PUBLIC& pub) {
+  return pub.type == TPM2_ALG_RSA ? pub.parameters.rsaDetail.scheme.details.rsassa.hashAlg
+                                  : pub.parameters.eccDetail.scheme.details.ecdsa.hashAlg;
+}
+
+// What RSA and ECC AKs share: no symmetric algorithm, the one signing
+// scheme we accept for the key type, an accepted hash.
+absl::Status CheckSigningScheme(const TPMT_PUBLIC& pub, const TPMT_SYM_DEF_OBJECT& symmetric,
+                                TPM2_ALG_ID want, absl::string_view want_name) {
+  if (symmetric.algorithm != TPM2_ALG_NULL) {
+    return DeniedError("AK has a symmetric algorithm (only storage keys have one)");
+  }
+  if (SchemeOf(pub) != want) {
+    return DeniedError(absl::StrCat("AK ", pub.type == TPM2_ALG_RSA ? "RSA" : "ECC",
+                                    " scheme is 0x", absl::Hex(SchemeOf(pub)), ", not ",
+                                    want_name));
+  }
+  if (!IsAcceptedHash(SchemeHashOf(pub))) {
+    return DeniedError(absl::StrCat("AK signing scheme hash ", HashName(SchemeHashOf(pub)),
                                     " is not SHA-256, SHA-384 or SHA-512"));
   }
   return absl::OkStatus();
@@ -67,14 +89,7 @@ absl::Status CheckSchemeHash(TPM2_ALG_ID hash) {
 
 absl::Status CheckRsaParameters(const TPMT_PUBLIC& pub) {
   const TPMS_RSA_PARMS& rsa = pub.parameters.rsaDetail;
-  if (rsa.symmetric.algorithm != TPM2_ALG_NULL) {
-    return DeniedError("AK has a symmetric algorithm (only storage keys have one)");
-  }
-  if (rsa.scheme.scheme != TPM2_ALG_RSASSA) {
-    return DeniedError(absl::StrCat("AK RSA scheme is 0x", absl::Hex(rsa.scheme.scheme),
-                                    ", not RSASSA"));
-  }
-  TPMJOIN_RETURN_IF_ERROR(CheckSchemeHash(rsa.scheme.details.rsassa.hashAlg));
+  TPMJOIN_RETURN_IF_ERROR(CheckSigningScheme(pub, rsa.symmetric, TPM2_ALG_RSASSA, "RSASSA"));
   if (rsa.keyBits < kMinRsaBits || rsa.keyBits % 8 != 0) {
     return DeniedError(absl::StrCat("AK RSA key has ", rsa.keyBits, " bits, want at least ",
                                     kMinRsaBits));
@@ -91,14 +106,7 @@ absl::Status CheckRsaParameters(const TPMT_PUBLIC& pub) {
 
 absl::Status CheckEccParameters(const TPMT_PUBLIC& pub) {
   const TPMS_ECC_PARMS& ecc = pub.parameters.eccDetail;
-  if (ecc.symmetric.algorithm != TPM2_ALG_NULL) {
-    return DeniedError("AK has a symmetric algorithm (only storage keys have one)");
-  }
-  if (ecc.scheme.scheme != TPM2_ALG_ECDSA) {
-    return DeniedError(absl::StrCat("AK ECC scheme is 0x", absl::Hex(ecc.scheme.scheme),
-                                    ", not ECDSA"));
-  }
-  TPMJOIN_RETURN_IF_ERROR(CheckSchemeHash(ecc.scheme.details.ecdsa.hashAlg));
+  TPMJOIN_RETURN_IF_ERROR(CheckSigningScheme(pub, ecc.symmetric, TPM2_ALG_ECDSA, "ECDSA"));
   if (ecc.curveID != TPM2_ECC_NIST_P256 && ecc.curveID != TPM2_ECC_NIST_P384) {
     return DeniedError(absl::StrCat("AK ECC curve is 0x", absl::Hex(ecc.curveID),
                                     ", not NIST P-256 or P-384"));
@@ -118,17 +126,6 @@ absl::Status CheckKeyParameters(const TPMT_PUBLIC& pub) {
     default:
       return DeniedError(absl::StrCat("AK type is 0x", absl::Hex(pub.type), ", not RSA or ECC"));
   }
-}
-
-// The scheme the AK's public area fixes; the signature must use it.
-TPM2_ALG_ID SchemeOf(const TPMT_PUBLIC& pub) {
-  return pub.type == TPM2_ALG_RSA ? pub.parameters.rsaDetail.scheme.scheme
-                                  : pub.parameters.eccDetail.scheme.scheme;
-}
-
-TPM2_ALG_ID SchemeHashOf(const TPMT_PUBLIC& pub) {
-  return pub.type == TPM2_ALG_RSA ? pub.parameters.rsaDetail.scheme.details.rsassa.hashAlg
-                                  : pub.parameters.eccDetail.scheme.details.ecdsa.hashAlg;
 }
 
 TPM2_ALG_ID SignatureHashOf(const TPMT_SIGNATURE& sig) {
