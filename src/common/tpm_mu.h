@@ -1,14 +1,18 @@
 // Strict (un)marshaling of TPM structures with tss2-mu.
 //
-// Unmarshal<T>() accepts exactly one T: sizes inside are bounds-checked by
-// tss2-mu, and bytes left over after the structure are an error. Every
-// structure that arrives from the network goes through here.
+// Unmarshal<T>() accepts exactly one T in canonical form: sizes inside are
+// bounds-checked by tss2-mu, bytes left over after the structure are an
+// error, and the parsed value must marshal back to exactly the input (tss2-mu
+// alone accepts some encodings it would never produce, e.g. a TPM2B_PUBLIC
+// of size 0; found by fuzz/fuzz_tpm_structures). Every structure that
+// arrives from the network goes through here.
 #ifndef TPMJOIN_SRC_COMMON_TPM_MU_H_
 #define TPMJOIN_SRC_COMMON_TPM_MU_H_
 
 #include <tss2/tss2_mu.h>
 #include <tss2/tss2_tpm2_types.h>
 
+#include <algorithm>
 #include <string>
 #include "absl/strings/string_view.h"
 
@@ -63,6 +67,13 @@ absl::StatusOr<T> Unmarshal(ByteSpan data, absl::string_view what) {
   if (offset != data.size()) {
     return BadMessageError(absl::StrCat(what, ": ", data.size() - offset,
                                         " trailing bytes after ", Mu<T>::kName));
+  }
+  uint8_t again[sizeof(T) + 16];
+  size_t again_len = 0;
+  if (Mu<T>::Marshal(&out, again, sizeof(again), &again_len) != TSS2_RC_SUCCESS ||
+      again_len != data.size() || !std::equal(data.begin(), data.end(), again)) {
+    return BadMessageError(
+        absl::StrCat(what, ": ", Mu<T>::kName, " is not in canonical form"));
   }
   return out;
 }

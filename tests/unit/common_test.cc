@@ -54,3 +54,46 @@ TEST(Hex, DecodeRejectsMalformedText) {
 
 }  // namespace
 }  // namespace tpmjoin
+
+#include "src/common/tpm_mu.h"
+
+namespace tpmjoin {
+namespace {
+
+// Found by fuzz/fuzz_tpm_structures: tss2-mu accepts a TPM2B_PUBLIC of size
+// 0 (and would marshal it differently); a strict parser does not.
+TEST(Unmarshal, RejectsNonCanonicalEncodings) {
+  const Bytes empty_public = {0x00, 0x00};
+  auto pub = Unmarshal<TPM2B_PUBLIC>(empty_public, "public");
+  ASSERT_FALSE(pub.ok());
+  EXPECT_EQ(AbiCodeOf(pub.status()), AbiCode::kBadMessage);
+  EXPECT_NE(pub.status().message().find("canonical"), absl::string_view::npos);
+}
+
+TEST(Unmarshal, RejectsTrailingAndTruncatedBytes) {
+  const Bytes digest = {0x00, 0x02, 0xaa, 0xbb};
+  ASSERT_TRUE(Unmarshal<TPM2B_DIGEST>(digest, "d").ok());
+  Bytes trailing = digest;
+  trailing.push_back(0);
+  EXPECT_NE(Unmarshal<TPM2B_DIGEST>(trailing, "d").status().message().find("1 trailing bytes"),
+            absl::string_view::npos);
+  EXPECT_EQ(AbiCodeOf(Unmarshal<TPM2B_DIGEST>(ByteSpan(digest).subspan(0, 3), "d").status()),
+            AbiCode::kBadMessage);
+  EXPECT_EQ(AbiCodeOf(Unmarshal<TPM2B_DIGEST>(Bytes{0xff, 0xff}, "d").status()),
+            AbiCode::kBadMessage);
+}
+
+TEST(Marshal, RoundTripsAStructure) {
+  TPM2B_DIGEST d = {};
+  d.size = 3;
+  d.buffer[0] = 1;
+  auto bytes = Marshal(d);
+  ASSERT_TRUE(bytes.ok());
+  EXPECT_EQ(*bytes, (Bytes{0x00, 0x03, 0x01, 0x00, 0x00}));
+  auto back = Unmarshal<TPM2B_DIGEST>(*bytes, "d");
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->size, 3);
+}
+
+}  // namespace
+}  // namespace tpmjoin
