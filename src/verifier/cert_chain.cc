@@ -34,10 +34,11 @@ X509StackPtr ToStack(std::vector<X509Ptr> certs) {
 // that certificate is not published, only a VeriSign cross-certificate with
 // the same subject and key. Likewise their EK certificates name intermediate
 // serials (e.g. 08:68:1e:16) other than the published intermediates'
-// (7c:6a:18:ea): the CA was re-certified with the same key. Accepting the
-// certificate that is available is safe because
-// the AKID is only a hint for finding the issuer's key (RFC 5280 4.2.1.1),
-// not a trust statement: we still require the keyIdentifier to be present
+// (7c:6a:18:ea): the CA was re-certified with the same key.
+//
+// Accepting the certificate that is available is safe because the AKID is
+// only a hint for finding the issuer's key (RFC 5280 4.2.1.1), not a trust
+// statement: we still require the keyIdentifier to be present
 // and equal to the candidate's subjectKeyIdentifier, the names to chain
 // (checked by X509_check_issued before the AKID), the candidate to be
 // allowed to sign certificates, and - what actually carries the trust - the
