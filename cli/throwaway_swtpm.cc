@@ -193,7 +193,9 @@ void ThrowawaySwtpm::Start() {
         (dir / "swtpm.log").string());
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (std::chrono::steady_clock::now() < deadline) {
-      if (Accepts(port_ + 1)) return;
+      // Ready when both the control and the command port accept (swtpm
+      // opens them one after the other).
+      if (Accepts(port_ + 1) && Accepts(port_)) return;
       int status = 0;
       if (waitpid(pid, &status, WNOHANG) == pid) break;  // lost the port race: retry
       std::this_thread::sleep_for(std::chrono::milliseconds(20));

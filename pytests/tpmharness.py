@@ -137,11 +137,15 @@ class Swtpm:
              "--flags", "not-need-init,startup-clear"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             preexec_fn=_die_with_parent)
+        # Ready when both the control and the command port accept (swtpm
+        # opens them one after the other).
         deadline = time.monotonic() + 10
         while True:
             try:
-                with socket.create_connection(("127.0.0.1", self.ctrl_port), timeout=1):
-                    break
+                for port in (self.ctrl_port, self.port):
+                    with socket.create_connection(("127.0.0.1", port), timeout=1):
+                        pass
+                break
             except OSError:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
                     self.kill()
