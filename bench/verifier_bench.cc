@@ -25,6 +25,7 @@
 #include "src/common/keys.h"
 #include "src/common/ossl.h"
 #include "src/common/tpm_mu.h"
+#include "src/verifier/verifier.h"
 #include "tpmjoin.h"
 #include "tpmjoin_verifier.h"
 
@@ -70,6 +71,21 @@ void BM_VerifierChallenge(benchmark::State& state) {
   tpmjoin_verifier_close(v);
 }
 BENCHMARK(BM_VerifierChallenge);
+
+// The same with the cache of verified EKs turned off: what the first join of
+// a host costs (certificate parsing and path validation every time).
+void BM_VerifierChallenge_NoEkCache(benchmark::State& state) {
+  verifier::VerifierOptions options;
+  options.ek_cache_capacity = 0;
+  auto v = verifier::Verifier::New(g_policy, options);
+  if (!v.ok()) Die("policy");
+  for (auto _ : state) {
+    auto issued = (*v)->NewChallenge(AsSpan(g_init));
+    if (!issued.ok()) Die("challenge");
+    benchmark::DoNotOptimize(issued);
+  }
+}
+BENCHMARK(BM_VerifierChallenge_NoEkCache);
 
 void BM_Floor_EkCertSignature(benchmark::State& state) {
   const auto init = Init();

@@ -1,5 +1,7 @@
 #include "src/verifier/cert_chain.h"
 
+#include <algorithm>
+
 #include <openssl/err.h>
 #include <openssl/x509_vfy.h>
 
@@ -154,7 +156,25 @@ absl::Status CheckPathLengthsAboveLeaf(STACK_OF(X509) * chain) {
   return absl::OkStatus();
 }
 
+ValidityWindow WindowOf(STACK_OF(X509) * chain) {
+  ValidityWindow window;
+  for (int i = 0; i < sk_X509_num(chain); ++i) window.Intersect(sk_X509_value(chain, i));
+  return window;
+}
+
 }  // namespace
+
+void ValidityWindow::Intersect(X509* cert) {
+  struct tm tm = {};
+  if (ASN1_TIME_to_tm(X509_get0_notBefore(cert), &tm) == 1) {
+    not_before = std::max(not_before, timegm(&tm));
+  }
+  if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) == 1) {
+    not_after = std::min(not_after, timegm(&tm));
+  } else {
+    not_after = std::numeric_limits<time_t>::min();  // unreadable: never reuse
+  }
+}
 
 absl::StatusOr<CertChainVerifier> CertChainVerifier::New(std::vector<X509Ptr> anchors,
                                                          std::vector<X509Ptr> intermediates) {
@@ -168,13 +188,14 @@ absl::StatusOr<CertChainVerifier> CertChainVerifier::New(std::vector<X509Ptr> an
                            std::move(intermediate_stack));
 }
 
-absl::Status CertChainVerifier::Verify(X509* leaf, time_t at) const {
+absl::StatusOr<ValidityWindow> CertChainVerifier::Verify(X509* leaf, time_t at) const {
   ClearOpensslErrors();
   if (X509_get0_pubkey(leaf) == nullptr) {
     ClearOpensslErrors();
     return VerifyUndecodableLeaf(leaf, at);
   }
-  return VerifyWithOpenssl(leaf, at, /*depth=*/0).status();
+  TPMJOIN_ASSIGN_OR_RETURN(X509StackPtr chain, VerifyWithOpenssl(leaf, at, /*depth=*/0));
+  return WindowOf(chain.get());
 }
 
 absl::StatusOr<X509StackPtr> CertChainVerifier::VerifyWithOpenssl(X509* cert, time_t at,
@@ -193,8 +214,9 @@ absl::StatusOr<X509StackPtr> CertChainVerifier::VerifyWithOpenssl(X509* cert, ti
   return chain;
 }
 
-absl::Status CertChainVerifier::VerifyUndecodableLeaf(X509* leaf, time_t at) const {
-  absl::Status last = NoIssuerError(leaf, 0);
+absl::StatusOr<ValidityWindow> CertChainVerifier::VerifyUndecodableLeaf(X509* leaf,
+                                                                        time_t at) const {
+  absl::StatusOr<ValidityWindow> last = NoIssuerError(leaf, 0);
   for (STACK_OF(X509)* candidates : {anchors_.get(), intermediates_.get()}) {
     for (int i = 0; i < sk_X509_num(candidates); ++i) {
       X509* issuer = sk_X509_value(candidates, i);
@@ -207,8 +229,9 @@ absl::Status CertChainVerifier::VerifyUndecodableLeaf(X509* leaf, time_t at) con
   return last;
 }
 
-absl::Status CertChainVerifier::VerifyUndecodableLeafVia(X509* leaf, X509* issuer,
-                                                         time_t at) const {
+absl::StatusOr<ValidityWindow> CertChainVerifier::VerifyUndecodableLeafVia(X509* leaf,
+                                                                           X509* issuer,
+                                                                           time_t at) const {
   EVP_PKEY* issuer_key = X509_get0_pubkey(issuer);
   if (issuer_key == nullptr || X509_verify(leaf, issuer_key) != 1) {
     ClearOpensslErrors();
@@ -226,7 +249,10 @@ absl::Status CertChainVerifier::VerifyUndecodableLeafVia(X509* leaf, X509* issue
   if (X509_check_ca(issuer) == 0) return NotCaError(issuer, 1);
   auto chain = VerifyWithOpenssl(issuer, at, /*depth=*/1);
   if (!chain.ok()) return chain.status();
-  return CheckPathLengthsAboveLeaf(chain->get());
+  TPMJOIN_RETURN_IF_ERROR(CheckPathLengthsAboveLeaf(chain->get()));
+  ValidityWindow window = WindowOf(chain->get());
+  window.Intersect(leaf);
+  return window;
 }
 
 }  // namespace tpmjoin::verifier

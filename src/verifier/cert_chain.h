@@ -18,6 +18,7 @@
 #define TPMJOIN_SRC_VERIFIER_CERT_CHAIN_H_
 
 #include <ctime>
+#include <limits>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -25,6 +26,17 @@
 #include "src/common/ossl.h"
 
 namespace tpmjoin::verifier {
+
+// When a verified path stays valid: [not_before, not_after) over all its
+// certificates.
+struct ValidityWindow {
+  time_t not_before = std::numeric_limits<time_t>::min();
+  time_t not_after = std::numeric_limits<time_t>::max();
+
+  bool Contains(time_t t) const { return not_before <= t && t < not_after; }
+  // Narrows the window to `cert`'s validity period.
+  void Intersect(X509* cert);
+};
 
 // Immutable after New; Verify may run on many threads at once.
 class CertChainVerifier {
@@ -36,9 +48,10 @@ class CertChainVerifier {
   CertChainVerifier(CertChainVerifier&&) = default;
   CertChainVerifier& operator=(CertChainVerifier&&) = default;
 
-  // OK when `leaf` chains to an anchor and every certificate on the path is
-  // valid at `at`. DENIED saying which certificate failed and why.
-  absl::Status Verify(X509* leaf, time_t at) const;
+  // When `leaf` chains to an anchor and every certificate on the path is
+  // valid at `at`: the period in which the whole path is valid. DENIED
+  // saying which certificate failed and why.
+  absl::StatusOr<ValidityWindow> Verify(X509* leaf, time_t at) const;
 
  private:
   CertChainVerifier(X509StorePtr store, X509StackPtr anchors, X509StackPtr intermediates)
@@ -50,8 +63,9 @@ class CertChainVerifier {
   // certificate (for messages); on success returns the chain it built.
   absl::StatusOr<X509StackPtr> VerifyWithOpenssl(X509* cert, time_t at, int depth) const;
   // The path of a leaf whose public key OpenSSL cannot decode.
-  absl::Status VerifyUndecodableLeaf(X509* leaf, time_t at) const;
-  absl::Status VerifyUndecodableLeafVia(X509* leaf, X509* issuer, time_t at) const;
+  absl::StatusOr<ValidityWindow> VerifyUndecodableLeaf(X509* leaf, time_t at) const;
+  absl::StatusOr<ValidityWindow> VerifyUndecodableLeafVia(X509* leaf, X509* issuer,
+                                                          time_t at) const;
 
   X509StorePtr store_;  // holds no certificates, only the check_issued hook
   X509StackPtr anchors_;

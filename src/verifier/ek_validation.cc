@@ -52,8 +52,9 @@ absl::StatusOr<Ek> ParseEk(const v1::RegisterUsingTPMMethodInitialRequest& init)
   return ek;
 }
 
-absl::Status VerifyEkCertificate(const Ek& ek, const CertChainVerifier* chain, time_t at) {
-  if (chain == nullptr) return absl::OkStatus();
+absl::StatusOr<ValidityWindow> VerifyEkCertificate(const Ek& ek, const CertChainVerifier* chain,
+                                                   time_t at) {
+  if (chain == nullptr) return ValidityWindow{};
   if (!ek.cert) {
     return DeniedError(
         "EK certificate required (the policy sets ekcert_allowed_cas) but the request "

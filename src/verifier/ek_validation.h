@@ -36,9 +36,10 @@ struct Ek {
 absl::StatusOr<Ek> ParseEk(const v1::RegisterUsingTPMMethodInitialRequest& init);
 
 // With `chain` (the policy lists CAs): the EK must come with a certificate
-// that chains to one of them, valid at `at`; DENIED otherwise. Without
-// `chain`: OK.
-absl::Status VerifyEkCertificate(const Ek& ek, const CertChainVerifier* chain, time_t at);
+// that chains to one of them, valid at `at`; DENIED otherwise. Returns when
+// the verified path stays valid (unbounded without `chain`).
+absl::StatusOr<ValidityWindow> VerifyEkCertificate(const Ek& ek, const CertChainVerifier* chain,
+                                                   time_t at);
 
 }  // namespace tpmjoin::verifier
 

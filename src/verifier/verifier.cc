@@ -108,7 +108,27 @@ absl::StatusOr<std::unique_ptr<Verifier>> Verifier::New(absl::string_view policy
 }
 
 time_t Verifier::Now() const {
-  return options_.verification_time ? *options_.verification_time : time(nullptr);
+  if (options_.verification_time) return *options_.verification_time;
+  return options_.clock ? options_.clock() : time(nullptr);
+}
+
+absl::StatusOr<std::shared_ptr<const Ek>> Verifier::VerifiedEk(
+    const v1::RegisterUsingTPMMethodInitialRequest& init, time_t now) const {
+  std::string key;
+  if (init.ek_case() == v1::RegisterUsingTPMMethodInitialRequest::kEkCert) {
+    key = VerifiedEkCache::KeyOf("ek_cert", AsSpan(init.ek_cert()));
+  } else if (init.ek_case() == v1::RegisterUsingTPMMethodInitialRequest::kEkKey) {
+    key = VerifiedEkCache::KeyOf("ek_key", AsSpan(init.ek_key()));
+  }
+  if (std::shared_ptr<const Ek> cached = ek_cache_.Lookup(key, now)) return cached;
+  TPMJOIN_ASSIGN_OR_RETURN(Ek ek, ParseEk(init));
+  // Structural problems of the AK come before verdicts on the EK.
+  TPMJOIN_RETURN_IF_ERROR(ParseAkAttestation(init.attestation_params()).status());
+  TPMJOIN_ASSIGN_OR_RETURN(const ValidityWindow window,
+                           VerifyEkCertificate(ek, chain_ ? &*chain_ : nullptr, now));
+  auto shared = std::make_shared<const Ek>(std::move(ek));
+  ek_cache_.Insert(key, shared, window, now);
+  return shared;
 }
 
 absl::StatusOr<IssuedChallenge> Verifier::NewChallenge(ByteSpan request) const {
@@ -116,10 +136,9 @@ absl::StatusOr<IssuedChallenge> Verifier::NewChallenge(ByteSpan request) const {
       const v1::RegisterUsingTPMMethodRequest parsed,
       ParseRequest(request, v1::RegisterUsingTPMMethodRequest::kInit));
   const v1::RegisterUsingTPMMethodInitialRequest& init = parsed.init();
-  TPMJOIN_ASSIGN_OR_RETURN(const Ek ek, ParseEk(init));
+  TPMJOIN_ASSIGN_OR_RETURN(const std::shared_ptr<const Ek> verified, VerifiedEk(init, Now()));
+  const Ek& ek = *verified;
   TPMJOIN_ASSIGN_OR_RETURN(const AkAttestation ak, ParseAkAttestation(init.attestation_params()));
-
-  TPMJOIN_RETURN_IF_ERROR(VerifyEkCertificate(ek, chain_ ? &*chain_ : nullptr, Now()));
   EkIdentifiers ids{ek.pub.pub_hash};
   if (ek.serial) ids.certificate_serial = ByteSpan(*ek.serial);
   const std::optional<size_t> rule = FirstMatchingRule(policy_.allow, ids);

@@ -10,6 +10,7 @@
 #define TPMJOIN_SRC_VERIFIER_VERIFIER_H_
 
 #include <ctime>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -18,6 +19,7 @@
 #include "absl/strings/string_view.h"
 #include "src/common/bytes.h"
 #include "src/verifier/cert_chain.h"
+#include "src/verifier/ek_cache.h"
 #include "src/verifier/policy.h"
 
 namespace tpmjoin::verifier {
@@ -28,6 +30,12 @@ struct VerifierOptions {
   // time of each check. Lets tests verify real certificates that have since
   // expired.
   std::optional<time_t> verification_time;
+  // Otherwise the clock (tests move time forward); unset: time(nullptr).
+  std::function<time_t()> clock;
+  // The cache of verified EKs (ek_cache.h): entries, and how long one may be
+  // reused before its chain is verified again. Capacity 0 turns it off.
+  size_t ek_cache_capacity = 4096;
+  time_t ek_cache_max_age = 3600;
 };
 
 // What a finished join reports (the result JSON).
@@ -76,7 +84,8 @@ struct IssuedChallenge {
   Bytes response;  // serialized RegisterUsingTPMMethodResponse, challenge_request
 };
 
-// Immutable after New; NewChallenge may run on many threads at once.
+// Immutable after New (its only state is the internal, locked cache of
+// verified EKs); NewChallenge may run on many threads at once.
 class Verifier {
  public:
   // Parses the policy (INVALID_ARGUMENT naming the problem).
@@ -92,15 +101,24 @@ class Verifier {
   // failed), then MakeCredential with a fresh 32-byte secret.
   absl::StatusOr<IssuedChallenge> NewChallenge(ByteSpan request) const;
 
+  VerifiedEkCache::Stats ek_cache_stats() const { return ek_cache_.stats(); }
+
  private:
   Verifier(Policy policy, std::optional<CertChainVerifier> chain, VerifierOptions options)
-      : policy_(std::move(policy)), chain_(std::move(chain)), options_(options) {}
+      : policy_(std::move(policy)),
+        chain_(std::move(chain)),
+        options_(std::move(options)),
+        ek_cache_(options_.ek_cache_capacity, options_.ek_cache_max_age) {}
 
   time_t Now() const;
+  // The EK of `init`, parsed and verified, from the cache when possible.
+  absl::StatusOr<std::shared_ptr<const Ek>> VerifiedEk(
+      const v1::RegisterUsingTPMMethodInitialRequest& init, time_t now) const;
 
   Policy policy_;  // allow rules; its certificates moved into chain_
   std::optional<CertChainVerifier> chain_;  // set when ekcert_allowed_cas is
   VerifierOptions options_;
+  mutable VerifiedEkCache ek_cache_;
 };
 
 }  // namespace tpmjoin::verifier

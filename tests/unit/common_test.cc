@@ -55,6 +55,9 @@ TEST(Hex, DecodeRejectsMalformedText) {
 }  // namespace
 }  // namespace tpmjoin
 
+#include <fstream>
+#include <iterator>
+
 #include "src/common/tpm_mu.h"
 
 namespace tpmjoin {
@@ -93,6 +96,79 @@ TEST(Marshal, RoundTripsAStructure) {
   auto back = Unmarshal<TPM2B_DIGEST>(*bytes, "d");
   ASSERT_TRUE(back.ok());
   EXPECT_EQ(back->size, 3);
+}
+
+}  // namespace
+}  // namespace tpmjoin
+
+#include <openssl/ec.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+
+#include <filesystem>
+
+#include "src/common/ek_cert.h"
+#include "src/common/keys.h"
+
+namespace tpmjoin {
+namespace {
+
+Bytes OpensslSpki(EVP_PKEY* key) {
+  unsigned char* der = nullptr;
+  const int len = i2d_PUBKEY(key, &der);
+  Bytes out(der, der + len);
+  OPENSSL_free(der);
+  return out;
+}
+
+EvpPkeyPtr Generate(const char* type, const char* param) {
+  EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr));
+  EVP_PKEY* key = nullptr;
+  EXPECT_EQ(EVP_PKEY_keygen_init(ctx.get()), 1);
+  if (std::string(type) == "RSA") {
+    EXPECT_EQ(EVP_PKEY_CTX_set_rsa_keygen_bits(ctx.get(), std::atoi(param)), 1);
+  } else {
+    EXPECT_EQ(EVP_PKEY_CTX_set_group_name(ctx.get(), param), 1);
+  }
+  EXPECT_EQ(EVP_PKEY_generate(ctx.get(), &key), 1);
+  return EvpPkeyPtr(key);
+}
+
+// PkixDer writes SubjectPublicKeyInfo itself (OpenSSL's encoders are slow):
+// it must be exactly what OpenSSL writes, for every key type an EK can have.
+TEST(PkixDer, MatchesOpensslForGeneratedKeys) {
+  const std::pair<const char*, const char*> keys[] = {
+      {"RSA", "2048"}, {"RSA", "3072"}, {"RSA", "1024"},
+      {"EC", "prime256v1"}, {"EC", "secp384r1"}, {"EC", "secp521r1"}, {"EC", "secp224r1"}};
+  for (const auto& [type, param] : keys) {
+    for (int i = 0; i < 4; ++i) {  // several keys: leading zero bytes in x/y
+      EvpPkeyPtr key = Generate(type, param);
+      auto ours = PkixDer(key.get());
+      ASSERT_TRUE(ours.ok()) << ours.status();
+      EXPECT_EQ(*ours, OpensslSpki(key.get())) << type << " " << param;
+    }
+  }
+}
+
+TEST(PkixDer, MatchesOpensslForRealEkCertificates) {
+  const std::filesystem::path dir = TPMJOIN_SHARED_TESTDATA_DIR "/ek-certs";
+  int checked = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().extension() != ".pem") continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    const std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto der = ExtractCertificateDer(AsSpan(pem));
+    ASSERT_TRUE(der.ok()) << entry.path();
+    auto cert = ParseCertificateDer(*der);
+    ASSERT_TRUE(cert.ok()) << entry.path();
+    auto key = CertificatePublicKey(cert->get());
+    ASSERT_TRUE(key.ok()) << entry.path();
+    auto ours = PkixDer(key->get());
+    ASSERT_TRUE(ours.ok()) << entry.path();
+    EXPECT_EQ(*ours, OpensslSpki(key->get())) << entry.path();
+    ++checked;
+  }
+  EXPECT_GE(checked, 40);
 }
 
 }  // namespace
