@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # run_all.sh BUILD_DIR SECONDS: runs every libFuzzer target for SECONDS each,
-# two at a time, from the committed seeds (plus ../shared/testdata/ek-certs
+# FUZZ_JOBS (default 2) at a time, from the committed seeds (plus ../shared/testdata/ek-certs
 # for ek_info). Working corpora and crash artifacts go to fuzz/corpus-work/.
 # Prints executions and coverage per target; exits 1 if any target crashed.
 set -uo pipefail
@@ -27,7 +27,7 @@ export -f run_one
 targets=(verifier_challenge verifier_finish ek_info policy_json config_json agent_challenge
          tpm_structures ak_cache)
 printf '%s\n' "${targets[@]}" |
-  xargs -P 2 -I{} bash -c 'run_one "$@"' _ {} "$build" "$secs" "$root" "$work"
+  xargs -P "${FUZZ_JOBS:-2}" -I{} bash -c 'run_one "$@"' _ {} "$build" "$secs" "$root" "$work"
 
 status=0
 printf '%-20s %12s %8s %8s %s\n' target executions cov features result
