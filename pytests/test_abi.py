@@ -127,3 +127,52 @@ def test_oversized_input_is_refused(libpath, tpm):
         assert not out.data
     finally:
         lib.tpmjoin_session_close(session)
+
+
+def test_every_function_refuses_huge_empty_and_wrong_inputs(libpath):
+    """16 MiB, empty and wrong-kind inputs to every function that takes
+    bytes: a documented status and a message, never a crash."""
+    lib = load(libpath)
+    lib.tpmjoin_verifier_open.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p)]
+    lib.tpmjoin_verifier_challenge.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t,
+                                               ctypes.POINTER(ctypes.c_void_p),
+                                               ctypes.POINTER(Bytes)]
+    lib.tpmjoin_verifier_finish.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t,
+                                            ctypes.POINTER(Bytes)]
+    lib.tpmjoin_ek_info.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.POINTER(Bytes)]
+    lib.tpmjoin_verifier_close.argtypes = [ctypes.c_void_p]
+    huge = b"\x0a" * (16 << 20)
+    out = Bytes()
+
+    def check(rc, expected, needle=b""):
+        assert rc == expected, lib.tpmjoin_last_error()
+        assert lib.tpmjoin_last_error(), "a failure always has a message"
+        assert needle in lib.tpmjoin_last_error()
+        assert not out.data and out.len == 0
+
+    check(lib.tpmjoin_ek_info(huge, len(huge), ctypes.byref(out)), 1)
+    check(lib.tpmjoin_ek_info(b"", 0, ctypes.byref(out)), 1)
+    check(lib.tpmjoin_ek_info(None, 5, ctypes.byref(out)), 1, b"NULL")
+    v = ctypes.c_void_p()
+    check(lib.tpmjoin_verifier_open(b"{" + b" " * (16 << 20) + b"}", ctypes.byref(v)), 1)
+    check(lib.tpmjoin_verifier_open(b"", ctypes.byref(v)), 1)
+    check(lib.tpmjoin_verifier_open(None, ctypes.byref(v)), 1, b"NULL")
+    policy = b'{"allow":[{"ek_public_hash":"' + b"ab" * 32 + b'"}]}'
+    assert lib.tpmjoin_verifier_open(policy, ctypes.byref(v)) == 0
+    try:
+        c = ctypes.c_void_p()
+        check(lib.tpmjoin_verifier_challenge(v, huge, len(huge), ctypes.byref(c),
+                                             ctypes.byref(out)), 2)
+        check(lib.tpmjoin_verifier_challenge(v, b"", 0, ctypes.byref(c), ctypes.byref(out)), 2)
+        # a challenge response where an init request belongs
+        check(lib.tpmjoin_verifier_challenge(v, b"\x12\x00", 2, ctypes.byref(c),
+                                             ctypes.byref(out)), 2, b"expected init")
+        assert not c.value
+        check(lib.tpmjoin_verifier_finish(None, b"", 0, ctypes.byref(out)), 1, b"NULL")
+    finally:
+        lib.tpmjoin_verifier_close(v)
+    config = b'{"tcti":"' + b"x" * (16 << 20) + b'"}'
+    check(lib.tpmjoin_identify(config, ctypes.byref(out)), 4)
+    session = ctypes.c_void_p()
+    check(lib.tpmjoin_session_open(b'{"tcti":"no-such-tcti"}', ctypes.byref(session)), 4)
+    assert not session.value

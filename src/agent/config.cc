@@ -1,5 +1,7 @@
 #include "src/agent/config.h"
 
+#include <openssl/crypto.h>
+
 #include <cstdlib>
 
 #include <nlohmann/json.hpp>
@@ -29,11 +31,16 @@ absl::StatusOr<KeyAlgorithm> GetAlgorithm(const Json& value, absl::string_view k
       absl::StrCat("config key \"", key, "\" must be \"rsa\" or \"ecc\", not \"", text, "\""));
 }
 
-absl::Status SetPassword(const Json& value, absl::string_view key, SecureString* out) {
+absl::Status SetPassword(Json& value, absl::string_view key, SecureString* out) {
   if (!value.is_string()) {
     return InvalidArgumentError(absl::StrCat("config key \"", key, "\" must be a string"));
   }
-  const auto& text = value.get_ref<const std::string&>();
+  auto& text = value.get_ref<std::string&>();
+  // Whatever happens next, the parsed JSON's copy is wiped.
+  struct Wipe {
+    std::string& s;
+    ~Wipe() { OPENSSL_cleanse(s.data(), s.size()); }
+  } wipe{text};
   // TPM2B_AUTH holds at most the largest digest size.
   if (text.size() > 64) {
     return InvalidArgumentError(
@@ -62,7 +69,7 @@ absl::StatusOr<AgentConfig> ParseAgentConfig(const char* json, GetEnvFn getenv_f
   }
   for (auto it = root.begin(); it != root.end(); ++it) {
     const std::string& key = it.key();
-    const Json& value = it.value();
+    Json& value = it.value();
     if (key == "tcti") {
       TPMJOIN_ASSIGN_OR_RETURN(config.tcti, GetString(value, key));
       if (config.tcti.empty()) {

@@ -98,6 +98,11 @@ absl::StatusOr<std::unique_ptr<TpmConnection>> TpmConnection::Open(const std::st
 }
 
 TpmConnection::~TpmConnection() {
+  // ESAPI keeps the hierarchy passwords it was given; overwrite them before
+  // it frees its memory.
+  for (ESYS_TR hierarchy : {ESYS_TR_RH_OWNER, ESYS_TR_RH_ENDORSEMENT}) {
+    (void)SetAuth(esys_, hierarchy, "");
+  }
   Esys_Finalize(&esys_);
   Tss2_TctiLdr_Finalize(&tcti_);
 }

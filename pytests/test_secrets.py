@@ -1,0 +1,103 @@
+"""Secrets never leave the library in a message: not the activation secret
+(the verifier's challenge, the agent's recovered solution), not hierarchy
+passwords. Checked in tpmjoin_last_error after failures at every step, in
+the verifier's result and on the process's stdout and stderr."""
+
+import base64
+import json
+import os
+
+import pytest
+
+import _tpmjoin as tj
+import tpmjoin_pb2 as pb
+from test_e2e import allow_tpm, expect, flip
+from tpmharness import Variant, make_challenge_tools, solution_of
+
+
+def spellings(secret: bytes) -> list[str]:
+    """The ways a secret could end up in text."""
+    return [secret.hex(), secret.hex().upper(), base64.b64encode(secret).decode(),
+            base64.urlsafe_b64encode(secret).decode().rstrip("=")]
+
+
+def assert_absent(secret: bytes, *texts: str):
+    for text in texts:
+        for form in spellings(secret):
+            assert form not in text, "a secret appeared in a message"
+
+
+def test_verifier_never_reveals_the_expected_or_offered_solution(tpm, capfd):
+    v = tj.Verifier(allow_tpm(tpm))
+    with tj.Session(tpm.config()) as s:
+        init = s.begin(b"")
+        challenge, response = v.challenge(init)
+        answer = s.respond(response)
+    right = solution_of(answer)
+    assert len(right) == 32
+    # Wrong by one bit, wrong length, empty: DENIED, and the message names
+    # neither the expected nor the offered solution.
+    messages = []
+    for wrong in (flip(right, 31), right[:31], right + b"\x00", b""):
+        fresh, _ = v.challenge(init)
+        msg = pb.RegisterUsingTPMMethodRequest()
+        msg.challenge_response.solution = wrong
+        offered = msg.SerializeToString()
+        messages.append(expect(tj.ERR_DENIED, fresh.finish, offered))
+        assert_absent(wrong or b"\x00" * 32, messages[-1])
+    result = challenge.finish(answer)
+    assert json.loads(result)["ek_cert_verified"] is True
+    out, err = capfd.readouterr()
+    assert_absent(right, result, out, err, *messages)
+
+
+def test_agent_never_reveals_the_secret_it_could_not_recover(tpm, tmp_path, capfd):
+    secret = os.urandom(32)
+    with tj.Session(tpm.config()) as s:
+        init = s.begin(b"")
+        # A credential bound to another AK's name: ActivateCredential's
+        # integrity check fails inside the TPM.
+        wrong_name = make_challenge_tools(init, secret, tmp_path / "other",
+                                          name=b"\x00\x0b" + b"\x11" * 32)
+        text = expect(tj.ERR_TPM, s.respond, wrong_name)
+        assert "TPM2_ActivateCredential" in text
+        # Proof that the secret was in play: a credential bound to the
+        # (next) AK gives it back.
+        good = make_challenge_tools(s.begin(b""), secret, tmp_path / "good")
+        assert solution_of(s.respond(good)) == secret
+    out, err = capfd.readouterr()
+    assert_absent(secret, text, out, err)
+
+
+def test_passwords_never_appear_anywhere(make_tpm, tmp_path, capfd):
+    tpm = make_tpm(Variant(endorsement_auth="endorse-7Qx", owner_auth="owner-9Kz"))
+    secrets = ["endorse-7Qx", "owner-9Kz", "guess-endorse-3Lm", "guess-owner-5Pw"]
+    texts = []
+    for config in (dict(owner_auth="guess-owner-5Pw"),
+                   dict(endorsement_auth="guess-endorse-3Lm"),
+                   dict(owner_auth="owner-9Kz", endorsement_auth="endorse-7Qx",
+                        bogus_key=1)):
+        try:
+            with tj.Session(tpm.config(**config)) as s:
+                init = s.begin(b"")
+                s.respond(make_challenge_tools(init, os.urandom(32), tmp_path / "c"))
+        except tj.Error as e:
+            texts.append(e.args[1])
+    assert len(texts) == 3, "every one of those configurations fails"
+    # A join with the right passwords works, and its output carries none.
+    v = tj.Verifier(allow_tpm(tpm))
+    with tj.Session(tpm.config()) as s:
+        challenge, response = v.challenge(s.begin(b""))
+        texts.append(challenge.finish(s.respond(response)))
+    out, err = capfd.readouterr()
+    for text in (*texts, out, err):
+        for secret in secrets:
+            assert secret not in text
+
+
+@pytest.mark.parametrize("key", ["owner_auth", "endorsement_auth"])
+def test_identify_errors_carry_no_password(tpm, key):
+    config = tpm.config(**{key: "x" * 65})
+    text = expect(tj.ERR_INVALID_ARGUMENT, tj.identify, config)
+    assert key in text
+    assert "x" * 65 not in text
