@@ -262,7 +262,9 @@ def main():
                      f"{(r['us'] / floor if floor else 0):.2f}x |")
     lines.append(f"| floor (sum of the three BM_Floor_*) | {floor:.1f} us | 1.00x |")
     lines += ["", f"Google Benchmark context: {context.get('num_cpus')} CPUs at "
-              f"{context.get('mhz_per_cpu')} MHz, library build {context.get('library_build_type')}."]
+              f"{context.get('mhz_per_cpu')} MHz; libtpmjoin built RelWithDebInfo (-O2); "
+              f"Debian's libbenchmark reports its own build as "
+              f"{context.get('library_build_type')} (the timing harness, not the code timed)."]
     text = "\n".join(lines) + "\n"
     args.output.write_text(text)
     print(text)

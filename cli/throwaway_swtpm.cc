@@ -41,29 +41,23 @@ bool OnPath(const std::string& name) {
   return false;
 }
 
-bool PortFree(int port) {
+// bind() (is the port free?) or connect() (is someone listening?) on a
+// loopback TCP port.
+template <typename Op>
+bool OnLoopback(int port, Op op) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return false;
   sockaddr_in addr = {};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  const bool ok = op(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
   close(fd);
   return ok;
 }
 
-bool Accepts(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return false;
-  sockaddr_in addr = {};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-  close(fd);
-  return ok;
-}
+bool PortFree(int port) { return OnLoopback(port, bind); }
+bool Accepts(int port) { return OnLoopback(port, connect); }
 
 // The swtpm TCTI finds the control channel at port + 1.
 int FreePortPair() {

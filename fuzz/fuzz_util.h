@@ -9,6 +9,7 @@
 #include <string>
 
 #include "tpmjoin.h"
+#include "tpmjoin_verifier.h"
 
 namespace tpmjoin_fuzz {
 
@@ -21,6 +22,14 @@ inline std::string Seed(const std::string& name) {
     std::abort();
   }
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// A verifier for the seeds' policy: it allows the seeds' EKs and trusts
+// their CA, so that mutations of a good request reach the deep checks.
+inline tpmjoin_verifier* SeedVerifier() {
+  tpmjoin_verifier* v = nullptr;
+  if (tpmjoin_verifier_open(Seed("policy.json").c_str(), &v) != TPMJOIN_OK) std::abort();
+  return v;
 }
 
 // Every status the ABI returns is one of the documented values, and every

@@ -14,7 +14,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import tpmharness  # noqa: E402
 
 
+# Under `./dev test --asan/--tsan` the interpreter starts with the sanitizer
+# runtime preloaded. The test processes need it, but tpm2-tools, swtpm and
+# openssl must not inherit it (p11-kit deadlocks in its destructor under an
+# ASan preload). The xdist controller keeps it for the workers it spawns; a
+# process that runs tests drops it. Programs that link the instrumented
+# library without being instrumented themselves get it back through
+# tpmharness.linked_env().
+def _drop_sanitizer_preload(config):
+    spawns_workers = (config.getoption("numprocesses", default=None)
+                      and "PYTEST_XDIST_WORKER" not in os.environ)
+    if not spawns_workers:
+        tpmharness.SANITIZER_PRELOAD = os.environ.pop("LD_PRELOAD", "")
+
+
 def pytest_configure(config):
+    _drop_sanitizer_preload(config)
     config.addinivalue_line("markers", "concurrency: tests that run joins on several threads")
     config.addinivalue_line("markers", "slow: long-running tests (soak)")
 

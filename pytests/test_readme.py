@@ -6,6 +6,7 @@ import subprocess
 from pathlib import Path
 
 import _tpmjoin as tj
+from tpmharness import linked_env
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,7 +33,8 @@ def test_readme_example_joins(tpm, tmp_path, build_dir):
     ek_hash = json.loads(tj.identify(tpm.config()))["ek_pub_hash"]
     policy = json.dumps({"allow": [{"description": "readme", "ek_public_hash": ek_hash}],
                          "ekcert_allowed_cas": [tpm.issuer_ca_pem]})
-    r = subprocess.run([str(exe), tpm.config(), policy], capture_output=True, text=True)
+    r = subprocess.run([str(exe), tpm.config(), policy], capture_output=True, text=True,
+                       env=linked_env())
     assert r.returncode == 0, r.stderr
     result = json.loads(r.stdout.split("joined: ", 1)[1])
     assert result["ek_pub_hash"] == ek_hash
@@ -42,6 +44,7 @@ def test_readme_example_joins(tpm, tmp_path, build_dir):
 def test_readme_example_reports_denial(tpm, tmp_path, build_dir):
     exe = compile_example(tmp_path, build_dir)
     policy = json.dumps({"allow": [{"ek_public_hash": "00" * 32}]})
-    r = subprocess.run([str(exe), tpm.config(), policy], capture_output=True, text=True)
+    r = subprocess.run([str(exe), tpm.config(), policy], capture_output=True, text=True,
+                       env=linked_env())
     assert r.returncode == 1
     assert r.stderr.startswith("join failed: tpmjoin_verifier_challenge: ")

@@ -30,6 +30,18 @@ import tpmjoin_pb2 as pb
 
 PR_SET_PDEATHSIG = 1
 
+# The sanitizer runtime the interpreter was started with (set by conftest).
+SANITIZER_PRELOAD = ""
+
+
+def linked_env(env: dict | None = None) -> dict:
+    """The environment for an uninstrumented program that links libtpmjoin:
+    under a sanitizer build it needs the runtime preloaded, as we do."""
+    env = dict(os.environ if env is None else env)
+    if SANITIZER_PRELOAD:
+        env["LD_PRELOAD"] = SANITIZER_PRELOAD
+    return env
+
 
 def _die_with_parent():
     # swtpm must not outlive a crashed test run.

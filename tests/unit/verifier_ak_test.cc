@@ -2,6 +2,9 @@
 // on attestations built in software by SoftwareAk.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <string>
+
 #include "src/verifier/ak_validation.h"
 #include "tests/unit/verifier_test_util.h"
 
@@ -43,7 +46,12 @@ INSTANTIATE_TEST_SUITE_P(
                       GoodAk{"rsa2048", TPM2_ALG_SHA384, "rsa2048-rsassa-sha384"},
                       GoodAk{"rsa3072", TPM2_ALG_SHA512, "rsa3072-rsassa-sha512"},
                       GoodAk{"ecc-p256", TPM2_ALG_SHA256, "ecc-p256-ecdsa-sha256"},
-                      GoodAk{"ecc-p384", TPM2_ALG_SHA384, "ecc-p384-ecdsa-sha384"}));
+                      GoodAk{"ecc-p384", TPM2_ALG_SHA384, "ecc-p384-ecdsa-sha384"}),
+    [](const ::testing::TestParamInfo<GoodAk>& info) {
+      std::string name = info.param.algorithm;
+      std::replace(name.begin(), name.end(), '-', '_');
+      return name;
+    });
 
 TEST(AkChecks, ExplicitExponent65537IsAccepted) {
   SoftwareAk ak;
@@ -184,7 +192,10 @@ INSTANTIATE_TEST_SUITE_P(
                       MissingAttribute{TPMA_OBJECT_FIXEDPARENT, "fixedParent"},
                       MissingAttribute{TPMA_OBJECT_SENSITIVEDATAORIGIN, "sensitiveDataOrigin"},
                       MissingAttribute{TPMA_OBJECT_RESTRICTED, "restricted"},
-                      MissingAttribute{TPMA_OBJECT_SIGN_ENCRYPT, "sign"}));
+                      MissingAttribute{TPMA_OBJECT_SIGN_ENCRYPT, "sign"}),
+    [](const ::testing::TestParamInfo<MissingAttribute>& info) {
+      return std::string(info.param.name);
+    });
 
 TEST(AkChecks, DecryptAttributeIsDenied) {
   SoftwareAk ak;

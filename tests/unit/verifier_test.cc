@@ -3,11 +3,13 @@
 // software CA, software AKs.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
+#include <string>
 #include <thread>
 
-#include <atomic>
-
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "src/verifier/verifier.h"
 #include "tests/unit/verifier_test_util.h"
@@ -164,7 +166,12 @@ INSTANTIATE_TEST_SUITE_P(
                       KeyPair{"ecc-p256", "rsa2048", TPM2_ALG_SHA256},
                       KeyPair{"ecc-p384", "ecc-p256", TPM2_ALG_SHA256},
                       KeyPair{"ecc-p384", "rsa2048", TPM2_ALG_SHA256},
-                      KeyPair{"ecc-p521", "ecc-p384", TPM2_ALG_SHA384}));
+                      KeyPair{"ecc-p521", "ecc-p384", TPM2_ALG_SHA384}),
+    [](const ::testing::TestParamInfo<KeyPair>& info) {
+      std::string name = absl::StrCat("ek_", info.param.ek, "_ak_", info.param.ak);
+      std::replace(name.begin(), name.end(), '-', '_');
+      return name;
+    });
 
 TEST_F(VerifierTest, IssuingCaAloneIsEnough) {
   auto v = MakeVerifier(PolicyBuilder().AllowHash(ek_hash).Ca(pki.issuer.Pem()));
