@@ -146,6 +146,22 @@ void BM_Floor_OaepEncrypt(benchmark::State& state) {
 }
 BENCHMARK(BM_Floor_OaepEncrypt);
 
+// Not part of the floor: OpenSSL 3.0's own parse of the EK certificate
+// (d2i_X509, which decodes the public key through the provider decoders).
+// Every first join of a host pays it; the row shows how much of
+// BM_VerifierChallenge_NoEkCache it is.
+void BM_Reference_ParseEkCertificate(benchmark::State& state) {
+  const auto init = Init();
+  const std::string& der = init.ek_cert();
+  for (auto _ : state) {
+    const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+    X509Ptr cert(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
+    if (!cert) Die("d2i_X509");
+    benchmark::DoNotOptimize(cert);
+  }
+}
+BENCHMARK(BM_Reference_ParseEkCertificate);
+
 }  // namespace
 
 int main(int argc, char** argv) {
