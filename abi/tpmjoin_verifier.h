@@ -142,10 +142,12 @@ TPMJOIN_EXPORT void tpmjoin_verifier_close(tpmjoin_verifier *v);
  * Raw TPM NV contents (DER followed by padding, or a TCG header) are
  * accepted, and so is the JSON that Intel's EK certificate service
  * (ekop.intel.com) returns for firmware TPMs: {"pubhash": ...,
- * "certificate": "<URL-safe base64 DER>"} ('=' may appear as %3D). For a bare key the certificate fields are "" (ek_cert_present
- * false). id-RSAES-OAEP keys of TPM 1.2 certificates are described as the
- * RSA keys they are. Returns OK, INVALID_ARGUMENT (NULL pointers, more than
- * 1 MiB, not a certificate or a public key), INTERNAL. */
+ * "certificate": "<URL-safe base64 DER>"} ('=' may appear as %3D). For a
+ * bare key the certificate fields are "" (ek_cert_present false).
+ * id-RSAES-OAEP keys of TPM 1.2 certificates are described as the RSA keys
+ * they are. Returns OK, INVALID_ARGUMENT (NULL pointers, more than
+ * 1 MiB, not a certificate or a public key; JSON other than Intel's EK
+ * service response, with a message saying so), INTERNAL. */
 TPMJOIN_EXPORT tpmjoin_status tpmjoin_ek_info(const uint8_t *der_or_pem,
                                               size_t len,
                                               tpmjoin_bytes *out_json);
