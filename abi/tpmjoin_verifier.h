@@ -38,6 +38,8 @@ typedef struct tpmjoin_challenge tpmjoin_challenge;
  *     "allow": [ { "description": "...",
  *                  "ek_public_hash": "<hex SHA-256 of the EK's PKIX DER>",
  *                  "ek_certificate_serial": "aa:bb:..." }, ... ],
+ *                  (the serial of a certificate from any listed CA:
+ *                   see "Serial rules" below)
  *     "ekcert_allowed_cas": [ "<PEM>", ... ],       (optional)
  *     "ekcert_intermediate_cas": [ "<PEM>", ... ]   (optional, ours)
  *   }
@@ -54,18 +56,35 @@ typedef struct tpmjoin_challenge tpmjoin_challenge;
  * ekcert_intermediate_cas are untrusted certificates used only to build the
  * path (rejected without ekcert_allowed_cas). Each CA entry is exactly one
  * PEM CERTIFICATE block (surrounding whitespace allowed).
- * Returns OK, INVALID_ARGUMENT (policy_json or out NULL, bad JSON, unknown
- * key, wrong type, no rule, empty rule, bad hex, a PEM that is not exactly
- * one certificate), INTERNAL. */
+ * Serial rules:
+ *  - A rule that sets only ek_certificate_serial needs ekcert_allowed_cas:
+ *    without a CA anyone can make a certificate with a chosen serial for a
+ *    key of their own, so such a policy is rejected (INVALID_ARGUMENT; add
+ *    ekcert_allowed_cas, or ek_public_hash to the rule). A rule with both
+ *    fields needs no CA. (Stricter than Teleport, which accepts it.)
+ *  - A serial is not tied to an issuer: it matches a certificate that
+ *    chained to any of the listed CAs, whichever CA issued it. Serials are
+ *    unique per issuer only, so when the list holds several makers' CAs,
+ *    a serial rule may match a TPM of another maker that happens to carry
+ *    the same serial; add ek_public_hash to pin one TPM.
+ * Each JSON object may hold each key once (a duplicate key is rejected,
+ * not resolved to either value).
+ * Returns OK, INVALID_ARGUMENT (policy_json or out NULL, bad JSON, duplicate
+ * key, unknown key, wrong type, no rule, empty rule, bad hex, a PEM that is
+ * not exactly one certificate, a serial-only rule without
+ * ekcert_allowed_cas), INTERNAL. */
 TPMJOIN_EXPORT tpmjoin_status tpmjoin_verifier_open(const char *policy_json,
                                                     tpmjoin_verifier **out);
 
 /* Judges an init request (serialized RegisterUsingTPMMethodRequest with
- * `init`) and, when it passes, makes a credential for its EK and AK:
- *   1. EK from ek_cert (preferred; DER, also as read from TPM NV: TCG
- *      header, padding) or ek_key (exactly one SubjectPublicKeyInfo DER);
- *      keys other than RSA 2048/3072/4096 and ECC P-256/P-384/P-521 (the
- *      TCG EK profile) are DENIED;
+ * `init`) and, when it passes, makes a credential for its EK and AK. First
+ * every structure is parsed (BAD_MESSAGE when malformed): the EK from
+ * ek_cert (preferred; DER, also as read from TPM NV: TCG header, padding)
+ * or ek_key (exactly one SubjectPublicKeyInfo DER), and the four AK
+ * structures (strictly: sizes checked, no trailing bytes). Then the checks,
+ * in order (DENIED):
+ *   1. EK key type: RSA 2048/3072/4096 or ECC P-256/P-384/P-521 (the TCG
+ *      EK profile);
  *   2. with ekcert_allowed_cas: EK certificate chains to a listed CA and
  *      every certificate on the path is within its validity period;
  *   3. allow rules (no match: DENIED, no challenge made);
@@ -76,8 +95,8 @@ TPMJOIN_EXPORT tpmjoin_status tpmjoin_verifier_open(const char *policy_json,
  *      ECC P-256/P-384 with ECDSA; SHA-256 or stronger;
  *   5. MakeCredential with a fresh 32-byte secret, with the nameAlg and
  *      AES key size the TCG EK profile fixes for the EK's key type.
- * Malformed structures are BAD_MESSAGE even when a later check (rules)
- * would deny the request.
+ * Malformed structures are BAD_MESSAGE even when a check (key type, chain,
+ * rules) would deny the request.
  * On success *out_state owns the challenge state (free with
  * tpmjoin_challenge_free) and *out_response holds a serialized
  * RegisterUsingTPMMethodResponse with `challenge_request`.
@@ -121,10 +140,14 @@ TPMJOIN_EXPORT void tpmjoin_verifier_close(tpmjoin_verifier *v);
  * tpm_version (from the subjectAltName), issuer, subject, not_before,
  * not_after (RFC 3339 UTC), ek_pub_pem.
  * Raw TPM NV contents (DER followed by padding, or a TCG header) are
- * accepted. For a bare key the certificate fields are "" (ek_cert_present
- * false). id-RSAES-OAEP keys of TPM 1.2 certificates are described as the
- * RSA keys they are. Returns OK, INVALID_ARGUMENT (NULL pointers, more than
- * 1 MiB, not a certificate or a public key), INTERNAL. */
+ * accepted, and so is the JSON that Intel's EK certificate service
+ * (ekop.intel.com) returns for firmware TPMs: {"pubhash": ...,
+ * "certificate": "<URL-safe base64 DER>"} ('=' may appear as %3D). For a
+ * bare key the certificate fields are "" (ek_cert_present false).
+ * id-RSAES-OAEP keys of TPM 1.2 certificates are described as the RSA keys
+ * they are. Returns OK, INVALID_ARGUMENT (NULL pointers, more than
+ * 1 MiB, not a certificate or a public key; JSON other than Intel's EK
+ * service response, with a message saying so), INTERNAL. */
 TPMJOIN_EXPORT tpmjoin_status tpmjoin_ek_info(const uint8_t *der_or_pem,
                                               size_t len,
                                               tpmjoin_bytes *out_json);

@@ -66,6 +66,18 @@ def main():
             {"allow": [{"ek_certificate_serial": "04:c0:1d"}],
              "ekcert_allowed_cas": [with_cert.root_ca_pem],
              "ekcert_intermediate_cas": [with_cert.issuer_ca_pem]}).encode())
+        # Policies the parser must refuse: a duplicate key, a serial-only
+        # rule without CAs.
+        write("policy_json", "duplicate-key.json",
+              b'{"allow": [{"ek_public_hash": "%s", "ek_public_hash": "%s"}]}'
+              % (hashes[0].encode(), hashes[1].encode()))
+        write("policy_json", "serial-only-no-ca.json",
+              json.dumps({"allow": [{"ek_certificate_serial": "04:c0:1d"}]}).encode())
+        # ek_info: Intel's EK certificate service JSON (the corpus itself
+        # is added by run_all.sh when ../shared/testdata/ek-certs exists).
+        corpus = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "ek-certs"
+        for f in sorted(corpus.glob("*.ekop.json")):
+            write("ek_info", f.name, f.read_bytes())
         write("config_json", "full.json", json.dumps(
             {"tcti": "swtpm:port=2321", "ek_algorithm": "ecc", "ak_algorithm": "rsa",
              "endorsement_auth": "e", "owner_auth": "o", "ek_cert_file": "/x",

@@ -175,7 +175,8 @@ def test_rules_by_hash_serial_and_both(tpm):
                      {"description": "both", "ek_public_hash": h,
                       "ek_certificate_serial": serial}):
             other = {"description": "other", "ek_public_hash": "ab" * 32}
-            result = join(s, tj.Verifier(policy(other, rule)))
+            # A serial-only rule needs ekcert_allowed_cas (the verifier refuses it without).
+            result = join(s, tj.Verifier(policy(other, rule, cas=[tpm.issuer_ca_pem])))
             assert result["matched_rule"] == rule["description"]
 
 
@@ -187,7 +188,7 @@ def test_rules_by_hash_serial_and_both(tpm):
 def test_rule_mismatch_is_denied_before_any_challenge(tpm, rule):
     if rule == "hash-right-serial-wrong":
         rule = {"ek_public_hash": identify(tpm)["ek_pub_hash"], "ek_certificate_serial": "ff"}
-    v = tj.Verifier(policy(rule))
+    v = tj.Verifier(policy(rule, cas=[tpm.issuer_ca_pem]))  # serial-only rules need CAs
     with tj.Session(tpm.config()) as s:
         init = s.begin(b"")
         text = expect(tj.ERR_DENIED, v.challenge, init)

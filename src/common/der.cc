@@ -38,4 +38,15 @@ Bytes BitString(ByteSpan bits) {
   return Tlv(kBitString, contents);
 }
 
+size_t ElementLength(ByteSpan data) {
+  if (data.size() < 2) return 0;
+  const uint8_t first = data[1];
+  if (first < 0x80) return 2 + first;
+  const size_t n = first & 0x7f;
+  if (n == 0 || n > 3 || data.size() < 2 + n) return 0;
+  size_t len = 0;
+  for (size_t i = 0; i < n; ++i) len = len << 8 | data[2 + i];
+  return 2 + n + len;
+}
+
 }  // namespace tpmjoin::der

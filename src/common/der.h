@@ -1,4 +1,5 @@
-// A minimal DER writer: just enough to spell a SubjectPublicKeyInfo.
+// A minimal DER writer (just enough to spell a SubjectPublicKeyInfo) and
+// a header reader.
 #ifndef TPMJOIN_SRC_COMMON_DER_H_
 #define TPMJOIN_SRC_COMMON_DER_H_
 
@@ -27,6 +28,11 @@ Bytes UnsignedInteger(ByteSpan magnitude);
 
 // BIT STRING with no unused bits.
 Bytes BitString(ByteSpan bits);
+
+// Length (header included) of the DER element starting at data[0], or 0
+// when data does not start with a definite-length header (at most 3 length
+// bytes). The length may exceed data.size(): callers compare.
+size_t ElementLength(ByteSpan data);
 
 }  // namespace tpmjoin::der
 

@@ -7,24 +7,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "src/common/der.h"
 #include "src/common/errors.h"
 #include "src/common/hex.h"
 
 namespace tpmjoin {
 namespace {
-
-// Length of the DER element starting at data[0], or 0 when it is not a
-// well-formed definite-length header.
-size_t DerElementLength(ByteSpan data) {
-  if (data.size() < 2) return 0;
-  const uint8_t first = data[1];
-  if (first < 0x80) return 2 + first;
-  const size_t n = first & 0x7f;
-  if (n == 0 || n > 3 || data.size() < 2 + n) return 0;
-  size_t len = 0;
-  for (size_t i = 0; i < n; ++i) len = len << 8 | data[2 + i];
-  return 2 + n + len;
-}
 
 // TCG PC Client stored certificate header: TPM_TAG_PCCLIENT_STORED_CERT
 // (0x1001), certType 0 (full), size (2 bytes), TPM_TAG_PCCLIENT_FULL_CERT
@@ -63,7 +51,7 @@ absl::StatusOr<Bytes> ExtractCertificateDer(ByteSpan data) {
   if (der.empty() || der[0] != 0x30) {
     return InvalidArgumentError("not a DER or PEM certificate");
   }
-  const size_t len = DerElementLength(der);
+  const size_t len = der::ElementLength(der);
   if (len == 0 || len > der.size()) {
     return InvalidArgumentError("truncated DER certificate");
   }
@@ -103,12 +91,11 @@ absl::StatusOr<EvpPkeyPtr> CertificatePublicKey(X509* cert) {
   if (OBJ_obj2nid(alg) == NID_rsaesOaep) {
     // TPM 1.2 EK certificates: the key is a plain RSAPublicKey, labelled
     // id-RSAES-OAEP with TCPA parameters that OpenSSL does not decode.
-    const unsigned char* p = key_bytes;
-    EvpPkeyPtr key(d2i_PublicKey(EVP_PKEY_RSA, nullptr, &p, key_len));
-    if (!key || p != key_bytes + key_len) {
-      return OpensslError(AbiCode::kInvalidArgument, "unreadable id-RSAES-OAEP public key");
+    auto key = RsaPublicKeyFromPkcs1(ByteSpan(key_bytes, key_len < 0 ? 0 : key_len));
+    if (!key.ok()) {
+      return InvalidArgumentError(
+          absl::StrCat("unreadable id-RSAES-OAEP public key: ", key.status().message()));
     }
-    ClearOpensslErrors();
     return key;
   }
   EvpPkeyPtr key(X509_get_pubkey(cert));

@@ -207,6 +207,19 @@ absl::StatusOr<EvpPkeyPtr> ParsePublicKeyDer(ByteSpan der) {
   return key;
 }
 
+absl::StatusOr<EvpPkeyPtr> RsaPublicKeyFromPkcs1(ByteSpan rsa_public_key) {
+  if (rsa_public_key.empty() || rsa_public_key[0] != der::kSequence ||
+      der::ElementLength(rsa_public_key) != rsa_public_key.size()) {
+    return InvalidArgumentError("not exactly one DER RSAPublicKey");
+  }
+  const Bytes spki = Spki(der::Concat({der::Tlv(der::kObjectIdentifier, kOidRsaEncryption),
+                                       der::Tlv(der::kNull, {})}),
+                          rsa_public_key);
+  TPMJOIN_ASSIGN_OR_RETURN(EvpPkeyPtr key, ParsePublicKeyDer(spki));
+  if (!EVP_PKEY_is_a(key.get(), "RSA")) return InvalidArgumentError("not an RSA public key");
+  return key;
+}
+
 absl::StatusOr<EvpPkeyPtr> ParsePublicKey(ByteSpan data) {
   const absl::string_view text = AsStringView(data);
   if (text.find("-----BEGIN") == absl::string_view::npos) return ParsePublicKeyDer(data);

@@ -31,6 +31,13 @@ absl::StatusOr<EvpPkeyPtr> ParsePublicKey(ByteSpan der_or_pem);
 // INVALID_ARGUMENT otherwise.
 absl::StatusOr<EvpPkeyPtr> ParsePublicKeyDer(ByteSpan der);
 
+// An RSAPublicKey (PKCS #1) DER, exactly one element, as a provider-native
+// key: decoded through a SubjectPublicKeyInfo by OpenSSL's decoders, never
+// as a legacy EVP_PKEY (d2i_PublicKey), which OpenSSL 3.0 exports to its
+// provider lazily on first use, writing to a key other threads may be
+// using. INVALID_ARGUMENT otherwise.
+absl::StatusOr<EvpPkeyPtr> RsaPublicKeyFromPkcs1(ByteSpan rsa_public_key);
+
 // "rsa2048", "rsa3072", "ecc-p256", "ecc-p384", "ecc-p521", else "unknown".
 std::string KeyTypeName(EVP_PKEY* key);
 

@@ -7,8 +7,10 @@
 // entry is used only while its verified path is valid (the intersection of
 // the validity periods of every certificate on it) and for at most
 // `max_age` after it was verified; past its capacity the least recently used
-// entry goes. Only EKs that passed every EK check are stored: a denial is
-// never cached. Thread-safe.
+// entry goes. The verifier stores the EK of a request only once that
+// request has passed every check (EK, chain, allow rules, AK): a denial is
+// never cached, so clients that are not allowed cannot fill the cache or
+// evict the entries of allowed EKs. Thread-safe.
 #ifndef TPMJOIN_SRC_VERIFIER_EK_CACHE_H_
 #define TPMJOIN_SRC_VERIFIER_EK_CACHE_H_
 

@@ -2,8 +2,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "src/common/ek_cert.h"
 #include "src/common/errors.h"
 #include "src/common/keys.h"
@@ -60,9 +63,42 @@ absl::StatusOr<nlohmann::json> DescribeKey(EvpPkeyPtr key) {
   return json;
 }
 
+// Intel's EK certificate service (ekop.intel.com) answers for firmware TPMs
+// with {"pubhash": ..., "certificate": ...}: the DER in URL-safe base64,
+// its '=' padding URL-encoded as %3D.
+absl::StatusOr<Bytes> CertificateFromIntelEkServiceJson(absl::string_view text) {
+  constexpr absl::string_view kWant =
+      "JSON input: want the response of Intel's EK certificate service "
+      "({\"certificate\": \"<URL-safe base64 DER>\"})";
+  const nlohmann::json json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded() || !json.is_object()) {
+    return InvalidArgumentError(absl::StrCat(kWant, ", but it is not a JSON object"));
+  }
+  const auto it = json.find("certificate");
+  if (it == json.end() || !it->is_string()) {
+    return InvalidArgumentError(absl::StrCat(kWant, ", but it has no \"certificate\" string"));
+  }
+  std::string base64 = absl::StrReplaceAll(it->get<std::string>(), {{"%3D", "="}, {"%3d", "="}});
+  std::string der;
+  if (!absl::WebSafeBase64Unescape(base64, &der) || der.empty()) {
+    return InvalidArgumentError(
+        absl::StrCat(kWant, ", but \"certificate\" is not URL-safe base64"));
+  }
+  return Bytes(der.begin(), der.end());
+}
+
 absl::StatusOr<nlohmann::json> Describe(ByteSpan data) {
   if (data.empty()) return InvalidArgumentError("no input: want an EK certificate or public key");
   const absl::string_view text = AsStringView(data);
+  if (absl::StartsWith(absl::StripLeadingAsciiWhitespace(text), "{")) {
+    TPMJOIN_ASSIGN_OR_RETURN(const Bytes der, CertificateFromIntelEkServiceJson(text));
+    auto cert = ParseCertificateDer(der);
+    if (!cert.ok()) {
+      return InvalidArgumentError(absl::StrCat(
+          "Intel EK certificate service JSON: \"certificate\": ", cert.status().message()));
+    }
+    return DescribeCertificate(cert->get());
+  }
   if (absl::StrContains(text, "-----BEGIN PUBLIC KEY-----")) {
     TPMJOIN_ASSIGN_OR_RETURN(EvpPkeyPtr key, ParsePublicKey(data));
     return DescribeKey(std::move(key));

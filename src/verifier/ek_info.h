@@ -11,7 +11,9 @@
 namespace tpmjoin::verifier {
 
 // `data`: an X.509 certificate (DER, PEM, or raw TPM NV contents: TCG
-// header and/or padding) or a SubjectPublicKeyInfo (DER or PEM). Returns a
+// header and/or padding; or the JSON of Intel's EK certificate service,
+// {"pubhash": ..., "certificate": "<URL-safe base64 DER>"}) or a
+// SubjectPublicKeyInfo (DER or PEM). Returns a
 // JSON object: ek_pub_hash, ek_cert_present, ek_cert_serial, key_type,
 // tpm_manufacturer, tpm_model, tpm_version, issuer, subject, not_before,
 // not_after, ek_pub_pem (certificate fields "" for a bare key).

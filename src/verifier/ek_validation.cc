@@ -47,20 +47,18 @@ absl::StatusOr<Ek> ParseEk(const v1::RegisterUsingTPMMethodInitialRequest& init)
     default:
       return BadMessageError("init carries neither ek_cert nor ek_key");
   }
-  if (!ek.ok()) return ek.status();
-  TPMJOIN_ASSIGN_OR_RETURN(ek->profile, EkProfileForKey(ek->pub.key.get()));
   return ek;
 }
 
-absl::StatusOr<ValidityWindow> VerifyEkCertificate(const Ek& ek, const CertChainVerifier* chain,
-                                                   time_t at) {
+absl::StatusOr<ValidityWindow> VerifyEk(Ek* ek, const CertChainVerifier* chain, time_t at) {
+  TPMJOIN_ASSIGN_OR_RETURN(ek->profile, EkProfileForKey(ek->pub.key.get()));
   if (chain == nullptr) return ValidityWindow{};
-  if (!ek.cert) {
+  if (!ek->cert) {
     return DeniedError(
         "EK certificate required (the policy sets ekcert_allowed_cas) but the request "
         "carries only ek_key");
   }
-  return chain->Verify(ek.cert.get(), at);
+  return chain->Verify(ek->cert.get(), at);
 }
 
 }  // namespace tpmjoin::verifier

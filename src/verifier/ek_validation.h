@@ -29,17 +29,20 @@ struct Ek {
   TcgDeviceInfo device;          // from the certificate's subjectAltName
 };
 
-// Parses the EK of `init`. ek_cert: DER, also as stored in TPM NV (TCG
-// header, padding after the DER), like go-attestation's ParseEKCertificate.
-// ek_key: exactly one SubjectPublicKeyInfo DER. BAD_MESSAGE for garbage or
-// neither field; DENIED for a key type outside the EK profile.
+// Parses the EK of `init`, structure only (no verdict, so that a malformed
+// request is BAD_MESSAGE whatever a later check would say). ek_cert: DER,
+// also as stored in TPM NV (TCG header, padding after the DER), like
+// go-attestation's ParseEKCertificate. ek_key: exactly one
+// SubjectPublicKeyInfo DER. BAD_MESSAGE for garbage or neither field.
+// `profile` is left unset: VerifyEk sets it.
 absl::StatusOr<Ek> ParseEk(const v1::RegisterUsingTPMMethodInitialRequest& init);
 
-// With `chain` (the policy lists CAs): the EK must come with a certificate
-// that chains to one of them, valid at `at`; DENIED otherwise. Returns when
-// the verified path stays valid (unbounded without `chain`).
-absl::StatusOr<ValidityWindow> VerifyEkCertificate(const Ek& ek, const CertChainVerifier* chain,
-                                                   time_t at);
+// The verdicts on a parsed EK, in order: its key must be one the TCG EK
+// profile defines (sets ek->profile); with `chain` (the policy lists CAs)
+// it must come with a certificate that chains to one of them, valid at
+// `at`. DENIED otherwise. Returns when the verified path stays valid
+// (unbounded without `chain`).
+absl::StatusOr<ValidityWindow> VerifyEk(Ek* ek, const CertChainVerifier* chain, time_t at);
 
 }  // namespace tpmjoin::verifier
 

@@ -3,6 +3,7 @@
 #include <openssl/pem.h>
 
 #include <algorithm>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -130,11 +131,64 @@ absl::StatusOr<std::vector<X509Ptr>> ParseCertificateList(const Json& value,
   return certs;
 }
 
+// Parses JSON, rejecting an object that has the same key twice (parsers
+// disagree on which value wins; nlohmann keeps the last, Go's
+// encoding/json too, others the first).
+absl::StatusOr<Json> ParseJsonWithoutDuplicateKeys(absl::string_view json) {
+  std::vector<std::set<std::string>> open_objects;  // keys seen, innermost last
+  std::optional<std::string> duplicate;
+  const Json::parser_callback_t check = [&](int /*depth*/, Json::parse_event_t event,
+                                            Json& parsed) {
+    switch (event) {
+      case Json::parse_event_t::object_start:
+        open_objects.emplace_back();
+        break;
+      case Json::parse_event_t::object_end:
+        if (!open_objects.empty()) open_objects.pop_back();
+        break;
+      case Json::parse_event_t::key:
+        if (!open_objects.empty() && parsed.is_string() && !duplicate &&
+            !open_objects.back().insert(parsed.get<std::string>()).second) {
+          duplicate = parsed.get<std::string>();
+        }
+        break;
+      default:
+        break;
+    }
+    return true;
+  };
+  Json root = Json::parse(json.begin(), json.end(), check, /*allow_exceptions=*/false);
+  if (root.is_discarded()) return InvalidArgumentError("policy: not valid JSON");
+  if (duplicate) {
+    return InvalidArgumentError(absl::StrCat("policy: duplicate key \"", *duplicate,
+                                             "\" (each key may appear once per object)"));
+  }
+  return root;
+}
+
+// A rule that names an EK certificate only by serial proves nothing without
+// a CA: anyone can issue themselves a certificate with that serial for a key
+// of their own.
+absl::Status CheckSerialRulesHaveCas(const Policy& policy) {
+  if (!policy.ekcert_allowed_cas.empty()) return absl::OkStatus();
+  for (size_t i = 0; i < policy.allow.size(); ++i) {
+    const AllowRule& rule = policy.allow[i];
+    if (rule.ek_certificate_serial && !rule.ek_public_hash) {
+      return PolicyError(
+          absl::StrCat("\"allow\"[", i, "]"),
+          "sets only ek_certificate_serial, but the policy has no \"ekcert_allowed_cas\": "
+          "without a CA that verifies the EK certificate, anyone can make a certificate with "
+          "that serial for a key of their own. Add \"ekcert_allowed_cas\" (the TPM maker's "
+          "CA), or add the TPM's ek_public_hash to the rule");
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<Policy> ParsePolicy(absl::string_view json) {
-  const Json root = Json::parse(json.begin(), json.end(), nullptr, /*allow_exceptions=*/false);
-  if (root.is_discarded()) return InvalidArgumentError("policy: not valid JSON");
+  TPMJOIN_ASSIGN_OR_RETURN(const Json root, ParseJsonWithoutDuplicateKeys(json));
   if (!root.is_object()) return InvalidArgumentError("policy: must be a JSON object");
   Policy policy;
   bool has_allow = false;
@@ -163,6 +217,7 @@ absl::StatusOr<Policy> ParsePolicy(absl::string_view json) {
         "policy: \"ekcert_intermediate_cas\" is set but \"ekcert_allowed_cas\" is not "
         "(intermediates only help to reach a listed CA)");
   }
+  TPMJOIN_RETURN_IF_ERROR(CheckSerialRulesHaveCas(policy));
   return policy;
 }
 

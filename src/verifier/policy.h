@@ -16,7 +16,8 @@
 namespace tpmjoin::verifier {
 
 // One entry of "allow". A rule matches an EK when every field it sets
-// matches; at least one field is set.
+// matches; at least one field is set. A serial is not tied to an issuer: it
+// matches a certificate that chained to any of the listed CAs.
 struct AllowRule {
   std::string description;
   // Lowercase hex SHA-256 of the EK's PKIX DER (64 characters).
@@ -31,9 +32,11 @@ struct Policy {
   std::vector<X509Ptr> ekcert_intermediate_cas;  // untrusted, for path building
 };
 
-// Parses policy JSON. INVALID_ARGUMENT naming the key for bad JSON, unknown
-// keys, wrong types, no rule, a rule with no field, bad hex, and a CA entry
-// that is not exactly one PEM certificate. An empty string counts as an
+// Parses policy JSON. INVALID_ARGUMENT naming the key for bad JSON, a
+// duplicate key, unknown keys, wrong types, no rule, a rule with no field,
+// bad hex, a CA entry that is not exactly one PEM certificate, and a rule
+// that sets only ek_certificate_serial in a policy without
+// ekcert_allowed_cas (anyone can make a certificate with a chosen serial). An empty string counts as an
 // unset rule field and an empty CA list as no list (Go's zero values, as in
 // Teleport).
 absl::StatusOr<Policy> ParsePolicy(absl::string_view json);

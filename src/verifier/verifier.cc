@@ -112,33 +112,38 @@ time_t Verifier::Now() const {
   return options_.clock ? options_.clock() : time(nullptr);
 }
 
-absl::StatusOr<std::shared_ptr<const Ek>> Verifier::VerifiedEk(
-    const v1::RegisterUsingTPMMethodInitialRequest& init, time_t now) const {
-  std::string key;
-  if (init.ek_case() == v1::RegisterUsingTPMMethodInitialRequest::kEkCert) {
-    key = VerifiedEkCache::KeyOf("ek_cert", AsSpan(init.ek_cert()));
-  } else if (init.ek_case() == v1::RegisterUsingTPMMethodInitialRequest::kEkKey) {
-    key = VerifiedEkCache::KeyOf("ek_key", AsSpan(init.ek_key()));
-  }
-  if (std::shared_ptr<const Ek> cached = ek_cache_.Lookup(key, now)) return cached;
-  TPMJOIN_ASSIGN_OR_RETURN(Ek ek, ParseEk(init));
-  // Structural problems of the AK come before verdicts on the EK.
-  TPMJOIN_RETURN_IF_ERROR(ParseAkAttestation(init.attestation_params()).status());
-  TPMJOIN_ASSIGN_OR_RETURN(const ValidityWindow window,
-                           VerifyEkCertificate(ek, chain_ ? &*chain_ : nullptr, now));
-  auto shared = std::make_shared<const Ek>(std::move(ek));
-  ek_cache_.Insert(key, shared, window, now);
-  return shared;
-}
-
 absl::StatusOr<IssuedChallenge> Verifier::NewChallenge(ByteSpan request) const {
   TPMJOIN_ASSIGN_OR_RETURN(
       const v1::RegisterUsingTPMMethodRequest parsed,
       ParseRequest(request, v1::RegisterUsingTPMMethodRequest::kInit));
   const v1::RegisterUsingTPMMethodInitialRequest& init = parsed.init();
-  TPMJOIN_ASSIGN_OR_RETURN(const std::shared_ptr<const Ek> verified, VerifiedEk(init, Now()));
-  const Ek& ek = *verified;
+  const time_t now = Now();
+
+  // Every structure first (BAD_MESSAGE), so that garbage is told apart from
+  // a request that fails a check, whichever check that would be. A cached
+  // EK was parsed from exactly these bytes before.
+  std::string cache_key;
+  if (init.ek_case() == v1::RegisterUsingTPMMethodInitialRequest::kEkCert) {
+    cache_key = VerifiedEkCache::KeyOf("ek_cert", AsSpan(init.ek_cert()));
+  } else if (init.ek_case() == v1::RegisterUsingTPMMethodInitialRequest::kEkKey) {
+    cache_key = VerifiedEkCache::KeyOf("ek_key", AsSpan(init.ek_key()));
+  }
+  std::shared_ptr<const Ek> verified = ek_cache_.Lookup(cache_key, now);
+  const bool from_cache = verified != nullptr;
+  std::optional<Ek> fresh;
+  if (!from_cache) {
+    TPMJOIN_ASSIGN_OR_RETURN(fresh, ParseEk(init));
+  }
   TPMJOIN_ASSIGN_OR_RETURN(const AkAttestation ak, ParseAkAttestation(init.attestation_params()));
+
+  // Then the verdicts (DENIED): EK key type and certificate chain (skipped
+  // for a cached EK), allow rules, AK.
+  ValidityWindow window;
+  if (!from_cache) {
+    TPMJOIN_ASSIGN_OR_RETURN(window, VerifyEk(&*fresh, chain_ ? &*chain_ : nullptr, now));
+    verified = std::make_shared<const Ek>(std::move(*fresh));
+  }
+  const Ek& ek = *verified;
   EkIdentifiers ids{ek.pub.pub_hash};
   if (ek.serial) ids.certificate_serial = ByteSpan(*ek.serial);
   const std::optional<size_t> rule = FirstMatchingRule(policy_.allow, ids);
@@ -150,6 +155,9 @@ absl::StatusOr<IssuedChallenge> Verifier::NewChallenge(ByteSpan request) const {
         ")"));
   }
   TPMJOIN_ASSIGN_OR_RETURN(const AkIdentity ak_identity, CheckAkAttestation(ak));
+  // Only a request that passed every check stores its EK: denied requests
+  // (anyone can send them) never fill the cache or evict allowed EKs.
+  if (!from_cache) ek_cache_.Insert(cache_key, verified, window, now);
 
   TPMJOIN_ASSIGN_OR_RETURN(SecureBytes secret, FreshSecret());
   TPMJOIN_ASSIGN_OR_RETURN(

@@ -96,9 +96,11 @@ class Verifier {
   Verifier& operator=(const Verifier&) = delete;
 
   // Judges a serialized RegisterUsingTPMMethodRequest with init, in this
-  // order: message, EK, AK structures (BAD_MESSAGE when malformed), EK
-  // certificate chain, allow rules, AK checks (DENIED saying which check
-  // failed), then MakeCredential with a fresh 32-byte secret.
+  // order: message, EK and AK structures (BAD_MESSAGE when malformed, before
+  // any verdict), EK key type, EK certificate chain, allow rules, AK checks
+  // (DENIED saying which check failed), then MakeCredential with a fresh
+  // 32-byte secret. The EK of a request that passed every check is cached
+  // (ek_cache.h).
   absl::StatusOr<IssuedChallenge> NewChallenge(ByteSpan request) const;
 
   VerifiedEkCache::Stats ek_cache_stats() const { return ek_cache_.stats(); }
@@ -111,9 +113,6 @@ class Verifier {
         ek_cache_(options_.ek_cache_capacity, options_.ek_cache_max_age) {}
 
   time_t Now() const;
-  // The EK of `init`, parsed and verified, from the cache when possible.
-  absl::StatusOr<std::shared_ptr<const Ek>> VerifiedEk(
-      const v1::RegisterUsingTPMMethodInitialRequest& init, time_t now) const;
 
   Policy policy_;  // allow rules; its certificates moved into chain_
   std::optional<CertChainVerifier> chain_;  // set when ekcert_allowed_cas is

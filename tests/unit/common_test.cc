@@ -47,7 +47,10 @@ TEST(Hex, DecodeRejectsMalformedText) {
   EXPECT_FALSE(HexDecode("zz"));
   EXPECT_FALSE(HexDecode("04:c0"));  // colons not allowed here
   EXPECT_FALSE(HexDecode(":04", true));
-  EXPECT_FALSE(HexDecode("04:", true));
+  EXPECT_FALSE(HexDecode("04:", true));  // trailing colon
+  EXPECT_FALSE(HexDecode("04:c0:", true));
+  EXPECT_FALSE(HexDecode(":", true));
+  EXPECT_FALSE(HexDecode("04:c0:1d:", true));
   EXPECT_FALSE(HexDecode("04::c0", true));
   EXPECT_FALSE(HexDecode("0:4c0", true));
 }

@@ -138,6 +138,39 @@ TEST_F(VerifierAbiTest, OpenChecksItsArguments) {
   EXPECT_STREQ(abi.last_error(), "tpmjoin_verifier_open: policy: \"allow\": has no rule");
 }
 
+TEST_F(VerifierAbiTest, SerialOnlyRuleNeedsCas) {
+  tpmjoin_verifier* v = reinterpret_cast<tpmjoin_verifier*>(0x1);
+  EXPECT_EQ(abi.open(R"({"allow":[{"ek_certificate_serial":"04:c0:1d"}]})", &v),
+            TPMJOIN_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(v, nullptr);
+  const std::string error = abi.last_error();
+  EXPECT_EQ(error.rfind("tpmjoin_verifier_open: policy: \"allow\"[0]: sets only "
+                        "ek_certificate_serial, but the policy has no \"ekcert_allowed_cas\"",
+                        0),
+            0u)
+      << error;
+  EXPECT_NE(error.find("anyone can make a certificate with that serial"), std::string::npos);
+  EXPECT_NE(error.find("Add \"ekcert_allowed_cas\""), std::string::npos);
+  EXPECT_NE(error.find("or add the TPM's ek_public_hash to the rule"), std::string::npos);
+}
+
+TEST_F(VerifierAbiTest, EveryCorpusCaLoadsThroughOpen) {
+  // Every root and intermediate of ../shared/testdata/ek-certs, as the PEM
+  // file holds it, in one policy.
+  nlohmann::json cas = nlohmann::json::array();
+  for (const auto& [file, cells] : testing::ManifestTable("| File |")) {
+    if (cells.size() > 1 && cells[1] != "EK") cas.push_back(testing::EkCertFile(file));
+  }
+  ASSERT_EQ(cas.size(), 66u);
+  const std::string policy =
+      nlohmann::json{{"allow", {{{"ek_certificate_serial", "04:c0:1d"}}}},
+                     {"ekcert_allowed_cas", cas}}
+          .dump();
+  tpmjoin_verifier* v = nullptr;
+  ASSERT_EQ(abi.open(policy.c_str(), &v), TPMJOIN_OK) << abi.last_error();
+  abi.close(v);
+}
+
 TEST_F(VerifierAbiTest, ChallengeChecksItsArgumentsAndZeroesOutputs) {
   tpmjoin_verifier* v = nullptr;
   ASSERT_EQ(abi.open(Policy().c_str(), &v), TPMJOIN_OK);

@@ -270,6 +270,85 @@ INSTANTIATE_TEST_SUITE_P(DecodableAndOaepKeys, LeafTest, ::testing::Bool(),
                            return info.param ? "RsaesOaepKey" : "RsaKey";
                          });
 
+// --- Quirks MANIFEST.md lists ------------------------------------------------
+
+// Two Google "EK/AK CA Intermediate" certificates share one DN but not the
+// key; only -a issued the Private-CA EK.
+constexpr char kGoogleEk[] = "google-ek-rsa2048-gce-privateca.pem";
+constexpr char kGoogleRoot[] = "google-root-rsa-ek-ak-ca-root.pem";
+constexpr char kGoogleIntermediateA[] = "google-intermediate-rsa-ekak-ca-a.pem";
+constexpr char kGoogleIntermediateV3[] = "google-intermediate-rsa-ekak-ca-v3.pem";
+
+time_t GoogleTime() {
+  X509Ptr ek = LoadEkCert(kGoogleEk);
+  X509Ptr root = LoadEkCert(kGoogleRoot);
+  X509Ptr a = LoadEkCert(kGoogleIntermediateA);
+  X509Ptr v3 = LoadEkCert(kGoogleIntermediateV3);
+  return TimeInsideValidity({ek.get(), root.get(), a.get(), v3.get()});
+}
+
+TEST(ManifestQuirks, SameDnIntermediatesAreTheSameNameOnly) {
+  X509Ptr a = LoadEkCert(kGoogleIntermediateA);
+  X509Ptr v3 = LoadEkCert(kGoogleIntermediateV3);
+  ASSERT_EQ(X509_NAME_cmp(X509_get_subject_name(a.get()), X509_get_subject_name(v3.get())), 0);
+  ASSERT_NE(EVP_PKEY_eq(X509_get0_pubkey(a.get()), X509_get0_pubkey(v3.get())), 1);
+}
+
+TEST(ManifestQuirks, SameDnIntermediateWithAnotherKeyIsNoAnchorForTheEk) {
+  X509Ptr ek = LoadEkCert(kGoogleEk);
+  EXPECT_DENIED(Make(Load({kGoogleIntermediateV3})).Verify(ek.get(), GoogleTime()).status(),
+                "does not chain to any of ekcert_allowed_cas");
+  // Nor does it lead to the root as the only intermediate.
+  EXPECT_DENIED(Make(Load({kGoogleRoot}), Load({kGoogleIntermediateV3}))
+                    .Verify(ek.get(), GoogleTime())
+                    .status(),
+                "does not chain to any of ekcert_allowed_cas");
+  // The right one does, as anchor.
+  const absl::Status status =
+      Make(Load({kGoogleIntermediateA})).Verify(ek.get(), GoogleTime()).status();
+  EXPECT_TRUE(status.ok()) << status;
+}
+
+TEST(ManifestQuirks, BothSameDnIntermediatesInEitherOrderVerify) {
+  X509Ptr ek = LoadEkCert(kGoogleEk);
+  for (const std::vector<std::string>& order :
+       {std::vector<std::string>{kGoogleIntermediateA, kGoogleIntermediateV3},
+        std::vector<std::string>{kGoogleIntermediateV3, kGoogleIntermediateA}}) {
+    SCOPED_TRACE(order.front());
+    const absl::Status status =
+        Make(Load({kGoogleRoot}), Load(order)).Verify(ek.get(), GoogleTime()).status();
+    EXPECT_TRUE(status.ok()) << status;
+    // And both as anchors, in either order.
+    const absl::Status anchors = Make(Load(order)).Verify(ek.get(), GoogleTime()).status();
+    EXPECT_TRUE(anchors.ok()) << anchors;
+  }
+}
+
+TEST(ManifestQuirks, IntelOnDieRootWithNullSignatureParameterIsAnAnchor) {
+  // The root's own ecdsa-with-SHA384 AlgorithmIdentifier carries a NULL
+  // parameter (RFC 5758 says absent); as an anchor it still works.
+  X509Ptr root = LoadEkCert("intel-root-ecc-ondie-ca-root.pem");
+  ASSERT_NE(root, nullptr);
+  const X509_ALGOR* sig_alg = nullptr;
+  X509_get0_signature(nullptr, &sig_alg, root.get());
+  int param_type = V_ASN1_UNDEF;
+  X509_ALGOR_get0(nullptr, &param_type, nullptr, sig_alg);
+  ASSERT_EQ(param_type, V_ASN1_NULL);
+  for (const char* name :
+       {"intel-intermediate-ecc-odca-ca2-csme.pem", "intel-intermediate-ecc-odca-ca2-osse.pem"}) {
+    SCOPED_TRACE(name);
+    X509Ptr intermediate = LoadEkCert(name);
+    const time_t at = TimeInsideValidity({root.get(), intermediate.get()});
+    const absl::Status status =
+        Make(Load({"intel-root-ecc-ondie-ca-root.pem"})).Verify(intermediate.get(), at).status();
+    EXPECT_TRUE(status.ok()) << status;
+    // Not under another maker's root.
+    EXPECT_DENIED(
+        Make(Load({"intel-root-ecc-ptt-ek-root.pem"})).Verify(intermediate.get(), at).status(),
+        "does not chain to any");
+  }
+}
+
 // --- AuthorityKeyIdentifier naming another certificate of the issuer key ---
 
 TEST(AkidIssuerSerial, CrossCertificateOfTheSameKeyIsAccepted) {

@@ -132,6 +132,61 @@ TEST(VerifiedEkCache, DenialsAreNeverCached) {
   EXPECT_EQ(stats.hits, 0u);
 }
 
+TEST(VerifiedEkCache, RequestsDeniedByTheRulesAreNotCached) {
+  // Without CAs anyone can send any EK; the ones no rule allows must not
+  // fill the cache and evict the allowed ones.
+  Fixture f;
+  EVP_PKEY* allowed = CachedKey("ecc-p256");
+  const std::string policy =
+      nlohmann::json{{"allow", {{{"ek_public_hash", PubHashOf(allowed)}}}}}.dump();
+  VerifierOptions options;
+  options.ek_cache_capacity = 2;
+  auto v = NewVerifier(policy, options);
+  const AkParams ak = f.ak.Build();
+  const std::string allowed_init = InitWithKey(ak, allowed);
+  ASSERT_TRUE(v->NewChallenge(AsSpan(allowed_init)).ok());
+  for (int i = 0; i < 5; ++i) {
+    EvpPkeyPtr stranger = GenerateKey("ecc-p256");
+    EXPECT_DENIED(v->NewChallenge(AsSpan(InitWithKey(ak, stranger.get()))),
+                  "no allow rule matches");
+  }
+  auto stats = v->ek_cache_stats();
+  EXPECT_EQ(stats.size, 1u);
+  EXPECT_EQ(stats.evicted, 0u);
+  ASSERT_TRUE(v->NewChallenge(AsSpan(allowed_init)).ok());
+  EXPECT_EQ(v->ek_cache_stats().hits, 1u);
+}
+
+TEST(VerifiedEkCache, RequestsWithABadAkAreNotCached) {
+  Fixture f;
+  const TestCert ek = f.pki.IssueEk(SharedKey("rsa2048"));
+  auto v = NewVerifier(f.PolicyFor({ek.key.get()}), {});
+  SoftwareAk unrestricted("rsa2048");
+  unrestricted.pub.objectAttributes &= ~TPMA_OBJECT_RESTRICTED;
+  EXPECT_DENIED(v->NewChallenge(AsSpan(InitWithCert(unrestricted.Build(), ek.Der()))),
+                "restricted");
+  AkParams garbage = f.ak.Build();
+  garbage.create_attestation.push_back('\0');
+  EXPECT_BAD_MESSAGE(v->NewChallenge(AsSpan(InitWithCert(garbage, ek.Der()))),
+                     "attestation_params.create_attestation");
+  EXPECT_EQ(v->ek_cache_stats().size, 0u);
+  ASSERT_TRUE(v->NewChallenge(AsSpan(InitWithCert(f.ak.Build(), ek.Der()))).ok());
+  EXPECT_EQ(v->ek_cache_stats().size, 1u);
+}
+
+TEST(VerifiedEkCache, UnsupportedEkKeysAreNotCached) {
+  Fixture f;
+  const std::string policy =
+      nlohmann::json{{"allow", {{{"ek_public_hash", std::string(64, 'a')}}}}}.dump();
+  auto v = NewVerifier(policy, {});
+  EvpPkeyPtr ed25519 = GenerateKey("ed25519");
+  const std::string init = InitWithKey(f.ak.Build(), ed25519.get());
+  EXPECT_DENIED(v->NewChallenge(AsSpan(init)), "unsupported EK key");
+  EXPECT_DENIED(v->NewChallenge(AsSpan(init)), "unsupported EK key");
+  EXPECT_EQ(v->ek_cache_stats().size, 0u);
+  EXPECT_EQ(v->ek_cache_stats().hits, 0u);
+}
+
 TEST(VerifiedEkCache, CertificateAndKeyOfTheSameEkAreDifferentEntries) {
   Fixture f;
   const TestCert ek = f.pki.IssueEk(SharedKey("rsa2048"));

@@ -4,6 +4,10 @@
 
 #include <openssl/err.h>
 
+#include <set>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "src/verifier/ek_info.h"
 #include "tests/unit/verifier_test_util.h"
 
@@ -156,12 +160,51 @@ TEST(EkInfo, PublicKeyDerAndPem) {
 TEST(EkInfo, NeitherCertificateNorKeyIsInvalidArgument) {
   EXPECT_INVALID_ARGUMENT(DescribeEk(AsSpan("")), "no input");
   EXPECT_INVALID_ARGUMENT(DescribeEk(AsSpan("hello")), "neither an X.509 certificate");
-  EXPECT_INVALID_ARGUMENT(DescribeEk(AsSpan(EkCertFile("intel-ek-ecc-p256-ptt-glk.ekop.json"))),
-                          "neither an X.509 certificate");
   EXPECT_INVALID_ARGUMENT(
       DescribeEk(AsSpan("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")), "");
   const std::string der = testing::TestPki().IssueEk(testing::SharedKey("rsa2048")).Der();
   EXPECT_INVALID_ARGUMENT(DescribeEk(AsSpan(der.substr(0, der.size() / 2))), "");
+}
+
+TEST(EkInfo, IntelEkServiceJsonDescribesLikeItsCertificate) {
+  // ekop.intel.com: {"pubhash":..., "certificate": URL-safe base64, '=' as %3D}.
+  for (const char* name : {"intel-ek-ecc-p256-ptt-glk", "intel-ek-rsa2048-ptt-spth"}) {
+    SCOPED_TRACE(name);
+    const std::string json = EkCertFile(absl::StrCat(name, ".ekop.json"));
+    ASSERT_EQ(json.rfind("{\"pubhash\":", 0), 0u);
+    EXPECT_EQ(Describe(json), Describe(EkCertFile(absl::StrCat(name, ".pem"))));
+  }
+}
+
+TEST(EkInfo, IntelEkServiceJsonWithPaddingAndWhitespace) {
+  // No padding, "%3D" and "%3D%3D": ECDSA signatures vary in length, so a
+  // few certificates cover every DER length modulo 3.
+  const testing::TestPki pki;
+  std::set<size_t> paddings_seen;
+  for (int i = 0; i < 64 && paddings_seen.size() < 3; ++i) {
+    const std::string der = pki.IssueEk(testing::SharedKey("ecc-p256")).Der();
+    std::string base64 = absl::WebSafeBase64Escape(der);  // unpadded
+    const size_t padding = (4 - base64.size() % 4) % 4;
+    if (!paddings_seen.insert(padding).second) continue;
+    SCOPED_TRACE(padding);
+    for (size_t p = 0; p < padding; ++p) base64 += "%3D";
+    const std::string json = "\n  " + nlohmann::json{{"certificate", base64}}.dump() + "\n";
+    EXPECT_EQ(Describe(json), Describe(der));
+  }
+  EXPECT_EQ(paddings_seen.size(), 3u);
+}
+
+TEST(EkInfo, OtherJsonIsRejectedNamingTheExpectedFormat) {
+  EXPECT_INVALID_ARGUMENT(DescribeEk(AsSpan("{\"pubhash\":\"x\"}")),
+                          "JSON input: want the response of Intel's EK certificate service "
+                          "({\"certificate\": \"<URL-safe base64 DER>\"}), but it has no "
+                          "\"certificate\" string");
+  EXPECT_INVALID_ARGUMENT(DescribeEk(AsSpan("{\"certificate\":7}")), "no \"certificate\" string");
+  EXPECT_INVALID_ARGUMENT(DescribeEk(AsSpan("{not json")), "but it is not a JSON object");
+  EXPECT_INVALID_ARGUMENT(DescribeEk(AsSpan("{\"certificate\":\"!!!\"}")),
+                          "is not URL-safe base64");
+  EXPECT_INVALID_ARGUMENT(DescribeEk(AsSpan("{\"certificate\":\"aGVsbG8\"}")),
+                          "Intel EK certificate service JSON: \"certificate\": not an X.509");
 }
 
 }  // namespace

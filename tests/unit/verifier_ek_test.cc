@@ -42,8 +42,11 @@ TEST(ParseEk, FromCertificate) {
   EXPECT_EQ(ek->serial, (Bytes{0xcd, 0x8f}));
   EXPECT_EQ(ek->device.manufacturer, "id:54455354");
   EXPECT_EQ(ek->device.model, "SoftTPM");
-  EXPECT_EQ(ek->profile.name_alg, TPM2_ALG_SHA256);
   EXPECT_NE(ek->cert, nullptr);
+  EXPECT_EQ(ek->profile.key_type, nullptr);  // a verdict, left to VerifyEk
+  ASSERT_TRUE(VerifyEk(&*ek, nullptr, time(nullptr)).ok());
+  EXPECT_EQ(ek->profile.name_alg, TPM2_ALG_SHA256);
+  EXPECT_STREQ(ek->profile.key_type, "rsa2048");
 }
 
 TEST(ParseEk, FromRawNvContentsWithPadding) {
@@ -115,28 +118,99 @@ TEST(ParseEk, PublicKeyMustBeExactlyOneDerSpki) {
   EXPECT_BAD_MESSAGE(ParseEk(WithKey(pem)), "ek_key:");
 }
 
-TEST(ParseEk, KeysOutsideTheEkProfileAreDenied) {
-  EXPECT_DENIED(ParseEk(WithKey(KeyDer("rsa1024"))), "unsupported EK key rsa1024");
-  EXPECT_DENIED(ParseEk(WithKey(KeyDer("ecc-p224"))), "unsupported EK key ecc-unknown");
+TEST(ParseEk, KeysOutsideTheEkProfileParse) {
+  // Parsing passes no verdict: the request's other structures come first.
+  for (const char* key_type : {"rsa1024", "ecc-p224", "ed25519"}) {
+    SCOPED_TRACE(key_type);
+    EvpPkeyPtr key = testing::GenerateKey(key_type);
+    EXPECT_TRUE(ParseEk(WithKey(std::string(AsStringView(PkixOf(key.get()))))).ok());
+  }
+}
+
+absl::Status VerifyKey(const std::string& der) {
+  Ek ek = ParseEk(WithKey(der)).value();
+  return VerifyEk(&ek, nullptr, time(nullptr)).status();
+}
+
+TEST(VerifyEk, KeysOutsideTheEkProfileAreDenied) {
+  EXPECT_DENIED(VerifyKey(KeyDer("rsa1024")), "unsupported EK key rsa1024");
+  EXPECT_DENIED(VerifyKey(KeyDer("ecc-p224")), "unsupported EK key ecc-unknown");
+  EvpPkeyPtr ed25519 = testing::GenerateKey("ed25519");
+  EXPECT_DENIED(VerifyKey(std::string(AsStringView(PkixOf(ed25519.get())))),
+                "unsupported EK key unknown");
   TestPki pki;
-  EXPECT_DENIED(ParseEk(WithCert(pki.IssueEk(SharedKey("rsa1024")).Der())),
-                "unsupported EK key rsa1024");
+  Ek ek = ParseEk(WithCert(pki.IssueEk(SharedKey("rsa1024")).Der())).value();
+  EXPECT_DENIED(VerifyEk(&ek, nullptr, time(nullptr)), "unsupported EK key rsa1024");
 }
 
-TEST(VerifyEkCertificate, WithoutCasAnythingGoes) {
-  const Ek ek = ParseEk(WithKey(KeyDer("rsa2048"))).value();
-  EXPECT_TRUE(VerifyEkCertificate(ek, nullptr, time(nullptr)).ok());
+TEST(VerifyEk, WithoutCasAnythingInTheProfileGoes) {
+  Ek ek = ParseEk(WithKey(KeyDer("rsa2048"))).value();
+  EXPECT_TRUE(VerifyEk(&ek, nullptr, time(nullptr)).ok());
 }
 
-TEST(VerifyEkCertificate, WithCasACertificateIsRequired) {
+TEST(VerifyEk, WithCasACertificateIsRequired) {
   TestPki pki;
   std::vector<X509Ptr> anchors;
   anchors.emplace_back(X509_dup(pki.root.cert.get()));
   const CertChainVerifier chain = CertChainVerifier::New(std::move(anchors), {}).value();
-  const Ek ek = ParseEk(WithKey(KeyDer("rsa2048"))).value();
-  EXPECT_DENIED(VerifyEkCertificate(ek, &chain, time(nullptr)),
+  Ek ek = ParseEk(WithKey(KeyDer("rsa2048"))).value();
+  EXPECT_DENIED(VerifyEk(&ek, &chain, time(nullptr)),
                 "EK certificate required (the policy sets ekcert_allowed_cas) but the request "
                 "carries only ek_key");
+}
+
+// The EK cache shares each EK's key among threads. OpenSSL 3.0 exports a
+// legacy EVP_PKEY (d2i_PublicKey) to its provider lazily, on first use,
+// writing into the key: every EK key must be provider-native from the start.
+TEST(ParseEk, EveryCorpusEkKeyIsProviderNative) {
+  const auto files = testing::ManifestTable("| File |");
+  int eks = 0, oaep = 0;
+  for (const auto& [file, cells] : files) {
+    if (cells.size() < 2 || cells[1] != "EK") continue;
+    SCOPED_TRACE(file);
+    ++eks;
+    if (cells[3].find("id-RSAES-OAEP") != std::string::npos) ++oaep;
+    const Bytes der = ExtractCertificateDer(AsSpan(EkCertFile(file))).value();
+    absl::StatusOr<Ek> ek = ParseEk(WithCert(std::string(AsStringView(der))));
+    ASSERT_TRUE(ek.ok()) << ek.status();
+    EXPECT_NE(EVP_PKEY_get0_provider(ek->pub.key.get()), nullptr);
+  }
+  EXPECT_EQ(eks, 18);
+  EXPECT_EQ(oaep, 6);
+}
+
+TEST(ParseEk, SoftwareOaepAndPlainKeysAreProviderNative) {
+  TestPki pki;
+  for (bool oaep_spki : {false, true}) {
+    SCOPED_TRACE(oaep_spki);
+    testing::CertSpec spec = testing::EkSpec();
+    spec.rsaes_oaep_spki = oaep_spki;
+    Ek ek = ParseEk(WithCert(pki.IssueEk(SharedKey("rsa2048"), spec).Der())).value();
+    EXPECT_NE(EVP_PKEY_get0_provider(ek.pub.key.get()), nullptr);
+    EXPECT_EQ(ek.pub.pub_hash, PubHashOf(testing::CachedKey("rsa2048")));
+  }
+  for (const char* key_type : {"rsa2048", "ecc-p384"}) {
+    Ek ek = ParseEk(WithKey(KeyDer(key_type))).value();
+    EXPECT_NE(EVP_PKEY_get0_provider(ek.pub.key.get()), nullptr) << key_type;
+  }
+}
+
+TEST(ParseEk, OaepKeyMustBeExactlyOneRsaPublicKey) {
+  // The id-RSAES-OAEP key bits with a byte appended, and cut short.
+  EvpPkeyPtr key = SharedKey("rsa2048");
+  unsigned char* raw = nullptr;
+  const int len = i2d_PublicKey(key.get(), &raw);
+  ASSERT_GT(len, 0);
+  const Bytes rsa_public_key(raw, raw + len);
+  OPENSSL_free(raw);
+  EXPECT_TRUE(RsaPublicKeyFromPkcs1(rsa_public_key).ok());
+  Bytes longer = rsa_public_key;
+  longer.push_back(0);
+  EXPECT_INVALID_ARGUMENT(RsaPublicKeyFromPkcs1(longer), "not exactly one DER RSAPublicKey");
+  const Bytes shorter(rsa_public_key.begin(), rsa_public_key.end() - 1);
+  EXPECT_INVALID_ARGUMENT(RsaPublicKeyFromPkcs1(shorter), "not exactly one DER RSAPublicKey");
+  EXPECT_INVALID_ARGUMENT(RsaPublicKeyFromPkcs1(Bytes{}), "not exactly one DER RSAPublicKey");
+  EXPECT_INVALID_ARGUMENT(RsaPublicKeyFromPkcs1(PkixOf(key.get())), "");  // an SPKI, not PKCS #1
 }
 
 }  // namespace

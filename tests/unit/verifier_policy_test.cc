@@ -40,10 +40,36 @@ TEST(PolicyParse, SerialWithOrWithoutColonsAndLeadingZeros) {
   for (const char* serial : {"00:cd:8f", "cd:8f", "CD8F", "0000cd8f"}) {
     SCOPED_TRACE(serial);
     absl::StatusOr<Policy> policy =
-        Parse(absl::StrCat(R"({"allow":[{"ek_certificate_serial":")", serial, R"("}]})"));
+        Parse(absl::StrCat(R"({"allow":[{"ek_public_hash":")", kHash,
+                           R"(","ek_certificate_serial":")", serial, R"("}]})"));
     ASSERT_TRUE(policy.ok()) << policy.status();
     EXPECT_EQ(*policy->allow[0].ek_certificate_serial, (Bytes{0xcd, 0x8f}));
   }
+}
+
+TEST(PolicyParse, SerialOnlyRuleWithCas) {
+  const TestCert ca = IssueCertificate(CaSpec("Root"));
+  absl::StatusOr<Policy> policy =
+      Parse(absl::StrCat(R"({"allow":[{"ek_certificate_serial":"04:c0:1d"}],)",
+                         R"("ekcert_allowed_cas":[)", Quoted(ca.Pem()), "]}"));
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  EXPECT_EQ(*policy->allow[0].ek_certificate_serial, (Bytes{0x04, 0xc0, 0x1d}));
+  EXPECT_FALSE(policy->allow[0].ek_public_hash);
+}
+
+TEST(PolicyParse, HashAndSerialRuleNeedsNoCas) {
+  absl::StatusOr<Policy> policy =
+      Parse(absl::StrCat(R"({"allow":[{"ek_public_hash":")", kHash,
+                         R"(","ek_certificate_serial":"04:c0:1d"}]})"));
+  ASSERT_TRUE(policy.ok()) << policy.status();
+}
+
+TEST(PolicyParse, SameKeyInDifferentObjectsIsNoDuplicate) {
+  absl::StatusOr<Policy> policy =
+      Parse(absl::StrCat(R"({"allow":[{"description":"a","ek_public_hash":")", kHash,
+                         R"("},{"description":"b","ek_public_hash":")", kHash, R"("}]})"));
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  EXPECT_EQ(policy->allow.size(), 2u);
 }
 
 TEST(PolicyParse, CertificateLists) {
@@ -120,6 +146,33 @@ std::vector<Rejection> Rejections() {
       {R"({"allow":[{"ek_certificate_serial":"0:1"}]})", "must be hex bytes"},
       {R"({"allow":[{"ek_certificate_serial":"04::c0"}]})", "must be hex bytes"},
       {R"({"allow":[{"ek_certificate_serial":1234}]})", "must be a string"},
+      {R"({"allow":[{"ek_public_hash":")" + kHash + R"(","ek_certificate_serial":"04:"}]})",
+       "\"allow\"[0].ek_certificate_serial: must be hex bytes"},
+      {R"({"allow":[{"ek_public_hash":")" + kHash + R"(","ek_certificate_serial":"04:c0:"}]})",
+       "must be hex bytes"},
+      {R"({"allow":[{"ek_public_hash":")" + kHash + R"(","ek_certificate_serial":":04"}]})",
+       "must be hex bytes"},
+      // A serial names a certificate; without a CA anyone can make one.
+      {R"({"allow":[{"ek_certificate_serial":"04:c0:1d"}]})",
+       "\"allow\"[0]: sets only ek_certificate_serial, but the policy has no "
+       "\"ekcert_allowed_cas\": without a CA that verifies the EK certificate, anyone can make "
+       "a certificate with that serial for a key of their own. Add \"ekcert_allowed_cas\" (the "
+       "TPM maker's CA), or add the TPM's ek_public_hash to the rule"},
+      {R"({"allow":[)" + kRule + R"(,{"description":"x","ek_certificate_serial":"04"}],)"
+       R"("ekcert_allowed_cas":[]})",
+       "\"allow\"[1]: sets only ek_certificate_serial"},
+      {R"({"allow":[{"ek_certificate_serial":"04","ek_public_hash":""}]})",
+       "sets only ek_certificate_serial"},
+      // Duplicate keys: which value would win is parser-dependent.
+      {R"({"allow":[)" + kRule + R"(],"allow":[]})", "policy: duplicate key \"allow\""},
+      {R"({"allow":[{"ek_public_hash":")" + kHash + R"(","ek_public_hash":")" +
+           std::string(64, 'a') + R"("}]})",
+       "policy: duplicate key \"ek_public_hash\" (each key may appear once per object)"},
+      {R"({"allow":[{"description":"a","description":"b","ek_public_hash":")" + kHash +
+           R"("}]})",
+       "duplicate key \"description\""},
+      {R"({"allow":[)" + kRule + R"(],"ekcert_allowed_cas":[],"ekcert_allowed_cas":[]})",
+       "duplicate key \"ekcert_allowed_cas\""},
       {R"({"allow":[)" + kRule + R"(],"ekcert_allowed_cas":"pem"})",
        "\"ekcert_allowed_cas\": must be an array of PEM strings"},
       {R"({"allow":[)" + kRule + R"(],"ekcert_allowed_cas":[1]})",
@@ -156,7 +209,8 @@ TEST(RuleMatching, HashComparesCaseInsensitively) {
 
 TEST(RuleMatching, SerialIgnoresLeadingZeroBytes) {
   const Policy policy =
-      Parse(R"({"allow":[{"ek_certificate_serial":"00:cd:8f"}]})").value();
+      Parse(R"({"allow":[{"ek_public_hash":")" + kHash + R"(","ek_certificate_serial":"00:cd:8f"}]})")
+          .value();
   const Bytes with_sign_byte = {0x00, 0xcd, 0x8f};
   const Bytes plain = {0xcd, 0x8f};
   const Bytes other = {0xcd, 0x8e};

@@ -44,6 +44,11 @@ struct PolicyBuilder {
     rules.push_back(absl::StrCat(R"({"ek_certificate_serial":")", serial, R"("})"));
     return *this;
   }
+  PolicyBuilder& AllowHashAndSerial(const std::string& hash, const std::string& serial) {
+    rules.push_back(absl::StrCat(R"({"ek_public_hash":")", hash, R"(","ek_certificate_serial":")",
+                                 serial, R"("})"));
+    return *this;
+  }
   PolicyBuilder& Ca(const std::string& pem) {
     cas.push_back(Quoted(pem));
     return *this;
@@ -181,11 +186,52 @@ TEST_F(VerifierTest, IssuingCaAloneIsEnough) {
 }
 
 TEST_F(VerifierTest, MatchBySerial) {
-  auto v = MakeVerifier(PolicyBuilder().AllowHash(std::string(64, 'a')).AllowSerial("00:04:C0:1D"));
+  auto v = MakeVerifier(PolicyBuilder()
+                            .AllowHash(std::string(64, 'a'))
+                            .AllowSerial("00:04:C0:1D")
+                            .Ca(pki.issuer.Pem()));
   absl::StatusOr<IssuedChallenge> issued =
       v->NewChallenge(AsSpan(InitWithCert(ak.Build(), ek_cert.Der())));
   ASSERT_TRUE(issued.ok()) << issued.status();
   EXPECT_EQ(issued->challenge->result().matched_rule, "1");
+}
+
+TEST_F(VerifierTest, MatchByHashAndSerialNeedsNoCa) {
+  auto v = MakeVerifier(PolicyBuilder().AllowHashAndSerial(ek_hash, "04:c0:1d"));
+  absl::StatusOr<IssuedChallenge> issued =
+      v->NewChallenge(AsSpan(InitWithCert(ak.Build(), ek_cert.Der())));
+  ASSERT_TRUE(issued.ok()) << issued.status();
+  EXPECT_FALSE(issued->challenge->result().ek_cert_verified);
+}
+
+TEST_F(VerifierTest, SerialOnlyRuleWithoutCasIsRejectedAtOpen) {
+  // Without a CA, a serial proves nothing: anyone can make a certificate
+  // with that serial for a key of their own.
+  for (const std::string& cas : {std::string(), std::string(R"(,"ekcert_allowed_cas":[])")}) {
+    SCOPED_TRACE(cas);
+    const std::string policy =
+        absl::StrCat(R"({"allow":[{"ek_public_hash":")", ek_hash,
+                     R"("},{"ek_certificate_serial":"04:c0:1d"}])", cas, "}");
+    EXPECT_INVALID_ARGUMENT(
+        Verifier::New(policy),
+        "policy: \"allow\"[1]: sets only ek_certificate_serial, but the policy has no "
+        "\"ekcert_allowed_cas\"");
+    EXPECT_INVALID_ARGUMENT(Verifier::New(policy),
+                            "Add \"ekcert_allowed_cas\" (the TPM maker's CA), or add the TPM's "
+                            "ek_public_hash to the rule");
+  }
+}
+
+TEST_F(VerifierTest, SelfMadeCertificateWithAnAllowedSerialIsDenied) {
+  // The attack a serial-only rule without CAs would let in: a certificate
+  // with the allowed serial, made by the client itself over its own key.
+  const TestPki attacker;
+  const TestCert forged = attacker.IssueEk(SharedKey("ecc-p256"), EkSpec(0x04c01d));
+  auto v = MakeVerifier(PolicyBuilder().AllowSerial("04:c0:1d").Ca(pki.issuer.Pem()));
+  EXPECT_DENIED(v->NewChallenge(AsSpan(InitWithCert(ak.Build(), forged.Der()))),
+                "EK certificate does not chain to any of ekcert_allowed_cas");
+  // The genuine certificate with that serial is allowed.
+  EXPECT_TRUE(v->NewChallenge(AsSpan(InitWithCert(ak.Build(), ek_cert.Der()))).ok());
 }
 
 // --- Denials before any challenge -------------------------------------------------
@@ -198,13 +244,14 @@ TEST_F(VerifierTest, RuleMismatchByHashIsDenied) {
 }
 
 TEST_F(VerifierTest, RuleMismatchBySerialIsDenied) {
-  auto v = MakeVerifier(PolicyBuilder().AllowSerial("04:c0:1e"));
+  auto v = MakeVerifier(PolicyBuilder().AllowSerial("04:c0:1e").Ca(pki.issuer.Pem()));
   EXPECT_DENIED(v->NewChallenge(AsSpan(InitWithCert(ak.Build(), ek_cert.Der()))),
                 "ek_certificate_serial 04:c0:1d)");
 }
 
 TEST_F(VerifierTest, SerialRuleNeedsACertificate) {
-  auto v = MakeVerifier(PolicyBuilder().AllowSerial("04:c0:1d"));
+  // Hash right, serial set: a request with ek_key only has no serial.
+  auto v = MakeVerifier(PolicyBuilder().AllowHashAndSerial(ek_hash, "04:c0:1d"));
   EXPECT_DENIED(v->NewChallenge(AsSpan(InitWithKey(ak.Build(), ek_key.get()))),
                 "no allow rule matches");
 }
@@ -255,6 +302,41 @@ TEST_F(VerifierTest, MalformedAkIsABadMessageEvenForUnknownTpms) {
   auto v = MakeVerifier(PolicyBuilder().AllowHash(std::string(64, 'b')));
   EXPECT_BAD_MESSAGE(v->NewChallenge(AsSpan(InitWithKey(garbage, ek_key.get()))),
                      "attestation_params.create_signature");
+}
+
+// Garbage in the AK's TPMT_PUBLIC (ff ff: not even a TPMI_ALG_PUBLIC).
+testing::AkParams WithGarbageAkPublic(testing::AkParams ak) {
+  ak.public_area = "\xff\xff";
+  return ak;
+}
+
+TEST_F(VerifierTest, MalformedAkIsABadMessageEvenWhenTheEkKeyTypeWouldBeDenied) {
+  // Structure before verdicts: an EK key outside the TCG profile is DENIED
+  // only once every structure of the request has parsed.
+  auto v = MakeVerifier(PolicyBuilder().AllowHash(ek_hash));
+  EvpPkeyPtr ed25519 = testing::GenerateKey("ed25519");
+  EXPECT_BAD_MESSAGE(v->NewChallenge(AsSpan(InitWithKey(WithGarbageAkPublic(ak.Build()),
+                                                         ed25519.get()))),
+                     "attestation_params.public");
+  EXPECT_DENIED(v->NewChallenge(AsSpan(InitWithKey(ak.Build(), ed25519.get()))),
+                "unsupported EK key unknown");
+  const TestCert rsa1024 = pki.IssueEk(SharedKey("rsa1024"));
+  EXPECT_BAD_MESSAGE(
+      v->NewChallenge(AsSpan(InitWithCert(WithGarbageAkPublic(ak.Build()), rsa1024.Der()))),
+      "attestation_params.public");
+  EXPECT_DENIED(v->NewChallenge(AsSpan(InitWithCert(ak.Build(), rsa1024.Der()))),
+                "unsupported EK key rsa1024");
+}
+
+TEST_F(VerifierTest, MalformedAkIsABadMessageEvenWhenTheChainWouldBeDenied) {
+  const TestPki other;
+  auto v = MakeVerifier(PolicyBuilder().AllowHash(ek_hash).Ca(other.root.Pem()));
+  EXPECT_BAD_MESSAGE(
+      v->NewChallenge(AsSpan(InitWithCert(WithGarbageAkPublic(ak.Build()), ek_cert.Der()))),
+      "attestation_params.public");
+  EXPECT_BAD_MESSAGE(
+      v->NewChallenge(AsSpan(InitWithKey(WithGarbageAkPublic(ak.Build()), ek_key.get()))),
+      "attestation_params.public");
 }
 
 TEST_F(VerifierTest, GarbageAndWrongMessagesAreBadMessages) {
@@ -349,6 +431,108 @@ TEST_F(VerifierTest, OneVerifierServesManyThreads) {
   }
   for (std::thread& t : threads) t.join();
   EXPECT_EQ(ok.load(), 80);
+}
+
+TEST_F(VerifierTest, Tpm12OaepEkServesManyThreads) {
+  // TPM 1.2 id-RSAES-OAEP EK certificates: their key, shared by every thread
+  // through the EK cache, must be provider-native (a legacy EVP_PKEY is
+  // exported to the provider lazily, on first use, by whichever thread uses
+  // it first: a data race under TSan).
+  testing::CertSpec spec = EkSpec(0x0b0e);
+  spec.rsaes_oaep_spki = true;
+  const TestCert oaep = pki.IssueEk(SharedKey("rsa2048"), spec);
+  auto v = MakeVerifier(PolicyBuilder().AllowHash(ek_hash).Ca(pki.issuer.Pem()));
+  const std::string init = InitWithCert(ak.Build(), oaep.Der());
+  const Bytes name = ak.Name();
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 10; ++i) {
+        absl::StatusOr<IssuedChallenge> issued = v->NewChallenge(AsSpan(init));
+        if (!issued.ok()) continue;
+        if (issued->challenge->Finish(AsSpan(Solve(issued->response, ek_key.get(), name))).ok()) {
+          ++ok;
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 80);
+  EXPECT_GE(v->ek_cache_stats().hits, 72u);  // at most one miss per thread
+}
+
+TEST(VerifierCorpus, RealTpm12OaepEkServesManyThreads) {
+  // The same with a real TPM 1.2 EK certificate (Nuvoton, id-RSAES-OAEP
+  // key, still valid) and its root: challenges only, its private key is in
+  // the TPM.
+  X509Ptr cert = testing::LoadEkCert("nuvoton-ek-tpm12-rsa2048-root2010.pem");
+  X509Ptr root = testing::LoadEkCert("nuvoton-root-rsa-2010.pem");
+  VerifierOptions options;
+  options.verification_time = testing::TimeInsideValidity({cert.get(), root.get()});
+  const std::string der(AsStringView(CertificateDer(cert.get()).value()));
+  EvpPkeyPtr key = CertificatePublicKey(cert.get()).value();
+  const std::string policy =
+      nlohmann::json{{"allow", {{{"ek_public_hash", PubHashOf(key.get())}}}},
+                     {"ekcert_allowed_cas", {testing::EkCertFile("nuvoton-root-rsa-2010.pem")}}}
+          .dump();
+  auto v = Verifier::New(policy, options);
+  ASSERT_TRUE(v.ok()) << v.status();
+  const SoftwareAk ak;
+  const std::string init = InitWithCert(ak.Build(), der);
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 10; ++i) {
+        absl::StatusOr<IssuedChallenge> issued = (*v)->NewChallenge(AsSpan(init));
+        if (issued.ok()) ++ok;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 80);
+}
+
+// Every CA certificate of the shared corpus (MANIFEST.md: roots and
+// intermediates) loads as ekcert_allowed_cas from its PEM file as is.
+std::vector<std::string> CorpusCaFiles() {
+  std::vector<std::string> out;
+  for (const auto& [file, cells] : testing::ManifestTable("| File |")) {
+    if (cells.size() > 1 && cells[1] != "EK") out.push_back(file);
+  }
+  return out;
+}
+
+std::string PolicyWithCas(const std::vector<std::string>& files) {
+  nlohmann::json cas = nlohmann::json::array();
+  for (const std::string& file : files) cas.push_back(testing::EkCertFile(file));
+  return nlohmann::json{{"allow", {{{"ek_certificate_serial", "04:c0:1d"}}}},
+                        {"ekcert_allowed_cas", cas}}
+      .dump();
+}
+
+class CorpusCa : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(CorpusCa, LoadsAsAnAllowedCa) {
+  const absl::Status status = Verifier::New(PolicyWithCas({GetParam()})).status();
+  EXPECT_TRUE(status.ok()) << status;
+}
+
+INSTANTIATE_TEST_SUITE_P(Corpus, CorpusCa, ::testing::ValuesIn(CorpusCaFiles()),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           std::string name = info.param.substr(0, info.param.size() - 4);
+                           for (char& c : name) {
+                             if (!isalnum(static_cast<unsigned char>(c))) c = '_';
+                           }
+                           return name;
+                         });
+
+TEST(CorpusCas, AllLoadTogether) {
+  const std::vector<std::string> files = CorpusCaFiles();
+  EXPECT_EQ(files.size(), 66u);  // MANIFEST.md: 84 PEM files, 18 of them EKs
+  const absl::Status status = Verifier::New(PolicyWithCas(files)).status();
+  EXPECT_TRUE(status.ok()) << status;
 }
 
 TEST(VerifierNew, RejectsBadPolicies) {

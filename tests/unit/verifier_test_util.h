@@ -183,6 +183,8 @@ inline EvpPkeyPtr GenerateKey(const std::string& key_type) {
     key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "secp521r1");
   } else if (key_type == "ecc-p224") {
     key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "secp224r1");
+  } else if (key_type == "ed25519") {
+    key = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
   }
   EXPECT_NE(key, nullptr) << key_type;
   return EvpPkeyPtr(key);
