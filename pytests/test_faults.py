@@ -52,18 +52,42 @@ def test_busy_tpm_is_retried(faulty, tpm, tmp_path, rc, command, cc):
     tpm.assert_clean()
 
 
-def test_retries_are_bounded(faulty, tpm, tmp_path):
-    start = time.monotonic()
-    with tj.Session(faulty(f"ActivateCredential={RETRY:x}*100000")) as s:
+# src/agent/tss.h WithRetry: a first delay of 20 ms, doubled up to 500 ms,
+# until the delays add up to 5 s; ESAPI itself submits each command up to
+# ESYS_MAX_SUBMISSIONS (5, tpm2-tss esys_int.h) times while the TPM answers
+# RETRY, YIELDED or TESTING.
+FIRST_DELAY_MS, MAX_DELAY_MS, MAX_TOTAL_MS = 20, 500, 5000
+ESYS_MAX_SUBMISSIONS = 5
+
+
+def backoff_schedule() -> tuple[int, float]:
+    """(calls of the retried function, seconds slept) the schedule implies."""
+    delay, waited, calls = FIRST_DELAY_MS, 0, 1
+    while waited < MAX_TOTAL_MS:
+        waited += delay
+        delay = min(delay * 2, MAX_DELAY_MS)
+        calls += 1
+    return calls, waited / 1000
+
+
+@pytest.mark.parametrize("rc", [RETRY, YIELDED, TESTING], ids=["RETRY", "YIELDED", "TESTING"])
+def test_retries_are_bounded(faulty, tpm, tmp_path, rc):
+    calls, slept = backoff_schedule()
+    assert (calls, slept) == (15, 5.12)
+    with tj.Session(faulty(f"ActivateCredential={rc:x}*100000")) as s:
         init = s.begin(b"")
         challenge = make_challenge_tools(init, os.urandom(32), tmp_path / "c")
+        start = time.monotonic()
         with pytest.raises(tj.Error) as e:
             s.respond(challenge)
-    elapsed = time.monotonic() - start
+        elapsed = time.monotonic() - start
     assert e.value.args[0] == tj.ERR_TPM
     assert "TPM2_ActivateCredential failed" in e.value.args[1]
     assert "stayed busy" in e.value.args[1]
-    assert 4 < elapsed < 20, elapsed
+    # A busy loop (or no backoff) sends far more; giving up early, far fewer.
+    sent = faulty.commands().count(0x147)
+    assert (calls - 1) * ESYS_MAX_SUBMISSIONS <= sent <= (calls + 1) * ESYS_MAX_SUBMISSIONS, sent
+    assert slept - 0.5 < elapsed < slept + 10, elapsed
     tpm.assert_clean()
 
 
@@ -83,6 +107,7 @@ def test_authorization_failure_names_the_hierarchy(faulty, tpm):
     with tj.Session(faulty(f"CreatePrimary={AUTH_FAIL_SESSION_1:x}*1")) as s:
         with pytest.raises(tj.Error) as e:
             s.begin(b"")
+    assert e.value.args[0] == tj.ERR_TPM
     text = e.value.args[1]
     assert "TPM2_CreatePrimary(AK, owner hierarchy)" in text
     assert "owner_auth" in text
