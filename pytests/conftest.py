@@ -1,5 +1,6 @@
 """pytest fixtures: throwaway swtpm instances (see tpmharness.py)."""
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -118,6 +119,29 @@ def make_tpm(request):
 def tpm(make_tpm):
     """A TPM with persistent RSA and ECC P-384 EKs and their certificates."""
     return make_tpm()
+
+
+@pytest.fixture
+def faulty(tpm, monkeypatch, tmp_path):
+    """config(faults, **extra) -> a config for `tpm` whose TCTI is wrapped by
+    tests/fault_tcti, injecting `faults` ($TPMJOIN_FAULTS syntax, see
+    fault_tcti.c); commands() -> the command codes that reached the wrapper;
+    log() -> every line it logged (also "corrupted <cc> rc=<rc>")."""
+    log = tmp_path / "fault-tcti.log"
+    monkeypatch.setenv("TPMJOIN_FAULTS_LOG", str(log))
+
+    def config(faults: str, **extra) -> str:
+        monkeypatch.setenv("TPMJOIN_FAULTS", faults)
+        cfg = json.loads(tpm.config(**extra))
+        cfg["tcti"] = f"{BUILD_DIR / 'tests' / 'libtpmjoin-fault-tcti.so'}:{cfg['tcti']}"
+        return json.dumps(cfg)
+
+    def lines() -> list[str]:
+        return log.read_text().splitlines() if log.exists() else []
+
+    config.log = lines
+    config.commands = lambda: [int(x, 16) for x in lines() if x.startswith("0x")]
+    return config
 
 
 @pytest.fixture

@@ -1,9 +1,8 @@
-"""TPM faults injected by a wrapping TCTI (tests/fault_tcti): RETRY,
-YIELDED and TESTING are retried with bounded backoff; lockout and
-authorization failures say what to do; a disconnect mid-command is
-TPM_UNAVAILABLE."""
+"""TPM faults injected by a wrapping TCTI (tests/fault_tcti, the `faulty`
+fixture in conftest.py): RETRY, YIELDED and TESTING are retried with bounded
+backoff; lockout and authorization failures say what to do; a disconnect
+mid-command is TPM_UNAVAILABLE."""
 
-import json
 import os
 import time
 
@@ -14,26 +13,6 @@ from tpmharness import make_challenge_tools
 
 RETRY, YIELDED, TESTING = 0x922, 0x908, 0x90A
 LOCKOUT, AUTH_FAIL_SESSION_1 = 0x921, 0x98E
-
-
-@pytest.fixture
-def faulty(tpm, build_dir, tmp_path, monkeypatch):
-    """config(faults) -> a config whose TCTI injects `faults`; log() -> the
-    command codes that reached the wrapper."""
-    log = tmp_path / "commands.log"
-    monkeypatch.setenv("TPMJOIN_FAULTS_LOG", str(log))
-
-    def config(faults: str, **extra) -> str:
-        monkeypatch.setenv("TPMJOIN_FAULTS", faults)
-        cfg = json.loads(tpm.config(**extra))
-        cfg["tcti"] = f"{build_dir / 'tests' / 'libtpmjoin-fault-tcti.so'}:{cfg['tcti']}"
-        return json.dumps(cfg)
-
-    def commands() -> list[int]:
-        return [int(x, 16) for x in log.read_text().split()] if log.exists() else []
-
-    config.commands = commands
-    return config
 
 
 def join(config: str, tmp_path) -> None:
