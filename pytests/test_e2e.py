@@ -9,12 +9,11 @@ import threading
 from pathlib import Path
 
 import pytest
-from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 import _tpmjoin as tj
 import tpmjoin_pb2 as pb
-from tpmharness import Swtpm, Variant, pkix_hash, solution_of
+from tpmharness import Variant, pkix_hash
 
 
 def status(excinfo) -> int:
