@@ -164,7 +164,7 @@ class LiveSession:
     def expect(self, fn, data, length, status, needle, with_out=True):
         out = Bytes()
         rc, error = self.call(fn, data, length, ctypes.byref(out) if with_out else None)
-        assert rc == status, error
+        assert rc == status, f"{fn} returned {rc}, want {status}: {error!r}"
         assert needle in error, error
         assert not out.data and out.len == 0
         return error
