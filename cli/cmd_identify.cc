@@ -5,6 +5,7 @@
 
 #include "cli/abi_helpers.h"
 #include "cli/commands.h"
+#include "cli/progress.h"
 
 namespace tpmjoin_cli {
 
@@ -19,6 +20,9 @@ const char kIdentifyHelp[] =
     "  --ecc        describe the ECC EK instead of the RSA EK\n"
     "  --json       print the identify JSON of tpmjoin_identify()\n"
     "  --debug      also print the EK public key and certificate as PEM\n"
+    "\n"
+    "Progress (reading or making the EK) is shown on stderr; stdout carries only\n"
+    "the result.\n"
     "\n"
     "Exit codes: 0 success, 1 the TPM could not be read, 2 bad command line.\n";
 
@@ -48,8 +52,15 @@ int IdentifyCommand(const Args& args) {
     }
   }
   OwnedBytes out;
-  Check(tpmjoin_identify(TctiConfig(tcti, ecc ? R"({"ek_algorithm":"ecc"})" : "").c_str(),
-                         out.out()));
+  {
+    // Without a persistent EK the library makes one (TPM2_CreatePrimary):
+    // 10+ s for RSA on some hardware TPMs. Progress goes to stderr; stdout
+    // carries only the result (--json stays parseable).
+    Progress progress("Reading the TPM's EK (tpmjoin_identify; making an EK can take 10+ s)");
+    Check(tpmjoin_identify(TctiConfig(tcti, ecc ? R"({"ek_algorithm":"ecc"})" : "").c_str(),
+                           out.out()));
+    progress.Done();
+  }
   if (json) {
     std::printf("%s\n", out.str().c_str());
     return kExitOk;

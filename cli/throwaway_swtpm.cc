@@ -70,6 +70,16 @@ int FreePortPair() {
   throw std::runtime_error("no free local TCP port pair for swtpm");
 }
 
+std::string DescribeExit(int status) {
+  if (WIFEXITED(status)) {
+    const int code = WEXITSTATUS(status);
+    return code == 127 ? "exit code 127: not found or not executable"
+                       : "exit code " + std::to_string(code);
+  }
+  if (WIFSIGNALED(status)) return "killed by signal " + std::to_string(WTERMSIG(status));
+  return "status " + std::to_string(status);
+}
+
 // SIGTERM to the whole group, SIGKILL after a second.
 void StopProcessGroup(pid_t pid) {
   kill(-pid, SIGTERM);
@@ -80,6 +90,32 @@ void StopProcessGroup(pid_t pid) {
   }
   kill(-pid, SIGKILL);
   waitpid(pid, &status, 0);
+}
+
+// The end of a log file, for an error message: Cleanup() removes the file,
+// so a message must carry the text itself, not point at it.
+std::string LogTail(const std::string& path, size_t max_bytes = 3000) {
+  std::string text;
+  try {
+    text = ReadFile(path);
+  } catch (const std::exception&) {
+    return "  (no log was written)";
+  }
+  bool cut = false;
+  if (text.size() > max_bytes) {
+    text.erase(0, text.size() - max_bytes);
+    const size_t newline = text.find('\n');
+    if (newline != std::string::npos) text.erase(0, newline + 1);
+    cut = true;
+  }
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  if (text.empty()) return "  (its log is empty)";
+  std::string indented = cut ? "  ...\n  " : "  ";
+  for (char c : text) {
+    indented.push_back(c);
+    if (c == '\n') indented += "  ";
+  }
+  return indented;
 }
 
 void WriteFile(const fs::path& path, const std::string& contents) {
@@ -166,12 +202,8 @@ void ThrowawaySwtpm::Manufacture() {
     children_.erase(std::remove(children_.begin(), children_.end(), pid), children_.end());
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    std::string text;
-    try {
-      text = ReadFile(log);
-    } catch (...) {
-    }
-    throw std::runtime_error("swtpm_setup failed:\n" + text);
+    throw std::runtime_error("swtpm_setup failed (" + DescribeExit(status) +
+                             "); the end of its log:\n" + LogTail(log));
   }
 }
 
@@ -198,7 +230,8 @@ void ThrowawaySwtpm::Start() {
     std::lock_guard<std::mutex> lock(mu_);
     children_.erase(std::remove(children_.begin(), children_.end(), pid), children_.end());
   }
-  throw std::runtime_error("swtpm did not start (see " + (dir / "swtpm.log").string() + ")");
+  throw std::runtime_error("swtpm did not start (5 attempts); the end of its log:\n" +
+                           LogTail((dir / "swtpm.log").string()));
 }
 
 void ThrowawaySwtpm::Cleanup() {

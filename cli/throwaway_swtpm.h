@@ -24,9 +24,10 @@ class ThrowawaySwtpm {
   ThrowawaySwtpm& operator=(const ThrowawaySwtpm&) = delete;
 
   // Runs swtpm_setup (EK certificates from a fresh CA). Throws
-  // std::runtime_error with swtpm_setup's log on failure.
+  // std::runtime_error with the end of swtpm_setup's log on failure.
   void Manufacture();
-  // Starts `swtpm socket` and waits until it accepts connections.
+  // Starts `swtpm socket` and waits until it accepts connections. Throws
+  // std::runtime_error with the end of swtpm's log on failure.
   void Start();
   // Kills every process started here and removes the temp dir.
   void Cleanup();

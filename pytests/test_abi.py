@@ -2,6 +2,7 @@
 driven through ctypes exactly as a vendor's Python agent would."""
 
 import ctypes
+import json
 import os
 import re
 import subprocess
@@ -73,6 +74,7 @@ def test_null_arguments(libpath):
     assert not out.data and out.len == 0
 
 
+@pytest.mark.concurrency
 def test_last_error_is_per_thread(libpath):
     import threading
     lib = load(libpath)
@@ -114,24 +116,7 @@ def test_join_through_ctypes(libpath, tpm, tmp_path):
         lib.tpmjoin_session_close(session)
 
 
-def test_oversized_input_is_refused(libpath, tpm):
-    lib = load(libpath)
-    session = ctypes.c_void_p()
-    assert lib.tpmjoin_session_open(tpm.config().encode(), ctypes.byref(session)) == 0
-    try:
-        big = b"\x00" * (16 << 20)
-        out = Bytes()
-        assert lib.tpmjoin_join_begin(session, big, len(big), ctypes.byref(out)) == 2
-        assert b"more than the limit" in lib.tpmjoin_last_error()
-        assert lib.tpmjoin_join_respond(session, big, len(big), ctypes.byref(out)) == 2
-        assert not out.data
-    finally:
-        lib.tpmjoin_session_close(session)
-
-
-def test_every_function_refuses_huge_empty_and_wrong_inputs(libpath):
-    """16 MiB, empty and wrong-kind inputs to every function that takes
-    bytes: a documented status and a message, never a crash."""
+def load_verifier(libpath):
     lib = load(libpath)
     lib.tpmjoin_verifier_open.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p)]
     lib.tpmjoin_verifier_challenge.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t,
@@ -139,8 +124,181 @@ def test_every_function_refuses_huge_empty_and_wrong_inputs(libpath):
                                                ctypes.POINTER(Bytes)]
     lib.tpmjoin_verifier_finish.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t,
                                             ctypes.POINTER(Bytes)]
+    lib.tpmjoin_challenge_free.argtypes = [ctypes.c_void_p]
     lib.tpmjoin_ek_info.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.POINTER(Bytes)]
     lib.tpmjoin_verifier_close.argtypes = [ctypes.c_void_p]
+    return lib
+
+
+OK, INVALID_ARGUMENT, BAD_MESSAGE, STATE, DENIED = 0, 1, 2, 5, 6
+HUGE = 16 << 20
+
+
+class LiveSession:
+    """A ctypes session on a TPM with the calls the bad-input tests need."""
+
+    def __init__(self, lib, tpm, tmp_path):
+        self.lib, self.tpm, self.tmp_path = lib, tpm, tmp_path
+        self.s = ctypes.c_void_p()
+        assert lib.tpmjoin_session_open(tpm.config().encode(), ctypes.byref(self.s)) == OK, \
+            lib.tpmjoin_last_error()
+
+    def call(self, fn, data, length, out):
+        """fn's status; the message when it failed; out stays zeroed then."""
+        rc = getattr(self.lib, fn)(self.s, data, length, out)
+        error = self.lib.tpmjoin_last_error().decode() if rc != OK else ""
+        return rc, error
+
+    def begin(self) -> bytes:
+        out = Bytes()
+        rc, error = self.call("tpmjoin_join_begin", b"", 0, ctypes.byref(out))
+        assert rc == OK, error
+        init = ctypes.string_at(out.data, out.len)
+        self.lib.tpmjoin_bytes_free(ctypes.byref(out))
+        return init
+
+    def challenge_for(self, init: bytes) -> bytes:
+        name = os.urandom(4).hex()
+        return make_challenge_tools(init, os.urandom(32), self.tmp_path / name)
+
+    def expect(self, fn, data, length, status, needle, with_out=True):
+        out = Bytes()
+        rc, error = self.call(fn, data, length, ctypes.byref(out) if with_out else None)
+        assert rc == status, f"{fn} returned {rc}, want {status}: {error!r}"
+        assert needle in error, error
+        assert not out.data and out.len == 0
+        return error
+
+    def join_works(self):
+        init = self.begin()
+        challenge = self.challenge_for(init)
+        out = Bytes()
+        rc, error = self.call("tpmjoin_join_respond", challenge, len(challenge),
+                              ctypes.byref(out))
+        assert rc == OK, error
+        self.lib.tpmjoin_bytes_free(ctypes.byref(out))
+
+    def close(self):
+        self.lib.tpmjoin_session_close(self.s)
+
+
+@pytest.fixture
+def live(libpath, tpm, tmp_path):
+    session = LiveSession(load(libpath), tpm, tmp_path)
+    yield session
+    session.close()
+
+
+def test_begin_refuses_null_out_and_null_data_on_a_live_session(live):
+    """Refused at the argument checks: no join starts, so begin works next."""
+    live.expect("tpmjoin_join_begin", b"req", 3, INVALID_ARGUMENT,
+                "tpmjoin_join_begin: out is NULL", with_out=False)
+    live.expect("tpmjoin_join_begin", None, 5, INVALID_ARGUMENT,
+                "join_request is NULL but its length is 5")
+    live.expect("tpmjoin_join_respond", b"\x12\x00", 2, STATE, "no join is pending")
+    live.join_works()
+
+
+def test_respond_refuses_null_data_and_ends_the_join(live):
+    challenge = live.challenge_for(live.begin())
+    live.expect("tpmjoin_join_respond", None, 5, INVALID_ARGUMENT,
+                "challenge is NULL but its length is 5")
+    # Whatever the outcome, the pending join ended: the real challenge is
+    # now out of order.
+    live.expect("tpmjoin_join_respond", challenge, len(challenge), STATE, "no join is pending")
+    live.join_works()
+
+
+def test_respond_refuses_null_out_and_ends_the_join(live):
+    """Needs the agent's fix: respond(out=NULL) must end the pending join too
+    ("whatever the outcome (unless s is NULL)", abi/tpmjoin.h)."""
+    challenge = live.challenge_for(live.begin())
+    live.expect("tpmjoin_join_respond", challenge, len(challenge), INVALID_ARGUMENT,
+                "tpmjoin_join_respond: out is NULL", with_out=False)
+    live.expect("tpmjoin_join_respond", challenge, len(challenge), STATE, "no join is pending")
+    live.join_works()
+
+
+def test_oversized_input_is_refused(live):
+    big = b"\x00" * HUGE
+    # begin: refused before it starts a join
+    live.expect("tpmjoin_join_begin", big, len(big), BAD_MESSAGE,
+                f"join_request is {HUGE} bytes, more than the limit")
+    # respond: refused, and the pending join ended
+    challenge = live.challenge_for(live.begin())
+    live.expect("tpmjoin_join_respond", big, len(big), BAD_MESSAGE,
+                f"tpmjoin_join_respond: challenge is {HUGE} bytes, more than the limit")
+    live.expect("tpmjoin_join_respond", challenge, len(challenge), STATE, "no join is pending")
+    live.join_works()
+
+
+def test_finish_refuses_huge_null_and_empty_answers(libpath, tpm):
+    """abi/tpmjoin_verifier.h: a finish that gets past the argument checks
+    uses the challenge up, whatever its outcome. The argument checks are the
+    ABI shim's: NULL pointers, a NULL request with a length, a request over
+    the 1 MiB limit (BAD_MESSAGE). Those leave the challenge as it was;
+    an empty (parsed, malformed) answer uses it up."""
+    import _tpmjoin as tj
+    lib = load_verifier(libpath)
+    ek_hash = json.loads(tj.identify(tpm.config()))["ek_pub_hash"]
+    policy = json.dumps({"allow": [{"ek_public_hash": ek_hash}]}).encode()
+    v = ctypes.c_void_p()
+    assert lib.tpmjoin_verifier_open(policy, ctypes.byref(v)) == OK, lib.tpmjoin_last_error()
+    session = tj.Session(tpm.config())
+    challenges = []
+    try:
+        def new_challenge(init):
+            c, out = ctypes.c_void_p(), Bytes()
+            assert lib.tpmjoin_verifier_challenge(v, init, len(init), ctypes.byref(c),
+                                                  ctypes.byref(out)) == OK
+            challenges.append(c)
+            response = ctypes.string_at(out.data, out.len)
+            lib.tpmjoin_bytes_free(ctypes.byref(out))
+            return c, response
+
+        def finish(c, data, length, status, needle):
+            out = Bytes()
+            rc = lib.tpmjoin_verifier_finish(c, data, length, ctypes.byref(out))
+            error = lib.tpmjoin_last_error().decode() if rc != OK else ""
+            assert rc == status, error
+            assert needle in error, error
+            if rc != OK:
+                assert not out.data and out.len == 0
+            else:
+                result = json.loads(ctypes.string_at(out.data, out.len))
+                lib.tpmjoin_bytes_free(ctypes.byref(out))
+                return result
+
+        init = session.begin(b"")
+        c, response = new_challenge(init)
+        answer = session.respond(response)
+        big = answer + b"\x00" * (HUGE - len(answer))
+        finish(c, big, len(big), BAD_MESSAGE,
+               f"tpmjoin_verifier_finish: request is {HUGE} bytes, more than the limit")
+        finish(c, None, 7, INVALID_ARGUMENT, "request is NULL but its length is 7")
+        # Neither got past the argument checks: the right answer still wins.
+        assert finish(c, answer, len(answer), OK, "")["ek_pub_hash"] == ek_hash
+        finish(c, answer, len(answer), STATE, "already been finished")
+
+        # An empty answer gets past them: BAD_MESSAGE, and the challenge is gone.
+        c2, _ = new_challenge(init)
+        finish(c2, b"", 0, BAD_MESSAGE, "tpmjoin_verifier_finish: ")
+        finish(c2, answer, len(answer), STATE, "already been finished")
+        # NULL with length 0 is the empty input too.
+        c3, _ = new_challenge(init)
+        finish(c3, None, 0, BAD_MESSAGE, "tpmjoin_verifier_finish: ")
+        finish(c3, answer, len(answer), STATE, "already been finished")
+    finally:
+        session.close()
+        for c in challenges:
+            lib.tpmjoin_challenge_free(c)
+        lib.tpmjoin_verifier_close(v)
+
+
+def test_every_function_refuses_huge_empty_and_wrong_inputs(libpath):
+    """16 MiB, empty and wrong-kind inputs to every function that takes
+    bytes: a documented status and a message, never a crash."""
+    lib = load_verifier(libpath)
     huge = b"\x0a" * (16 << 20)
     out = Bytes()
 

@@ -1,9 +1,8 @@
-"""TPM faults injected by a wrapping TCTI (tests/fault_tcti): RETRY,
-YIELDED and TESTING are retried with bounded backoff; lockout and
-authorization failures say what to do; a disconnect mid-command is
-TPM_UNAVAILABLE."""
+"""TPM faults injected by a wrapping TCTI (tests/fault_tcti, the `faulty`
+fixture in conftest.py): RETRY, YIELDED and TESTING are retried with bounded
+backoff; lockout and authorization failures say what to do; a disconnect
+mid-command is TPM_UNAVAILABLE."""
 
-import json
 import os
 import time
 
@@ -14,26 +13,6 @@ from tpmharness import make_challenge_tools
 
 RETRY, YIELDED, TESTING = 0x922, 0x908, 0x90A
 LOCKOUT, AUTH_FAIL_SESSION_1 = 0x921, 0x98E
-
-
-@pytest.fixture
-def faulty(tpm, build_dir, tmp_path, monkeypatch):
-    """config(faults) -> a config whose TCTI injects `faults`; log() -> the
-    command codes that reached the wrapper."""
-    log = tmp_path / "commands.log"
-    monkeypatch.setenv("TPMJOIN_FAULTS_LOG", str(log))
-
-    def config(faults: str, **extra) -> str:
-        monkeypatch.setenv("TPMJOIN_FAULTS", faults)
-        cfg = json.loads(tpm.config(**extra))
-        cfg["tcti"] = f"{build_dir / 'tests' / 'libtpmjoin-fault-tcti.so'}:{cfg['tcti']}"
-        return json.dumps(cfg)
-
-    def commands() -> list[int]:
-        return [int(x, 16) for x in log.read_text().split()] if log.exists() else []
-
-    config.commands = commands
-    return config
 
 
 def join(config: str, tmp_path) -> None:
@@ -52,18 +31,42 @@ def test_busy_tpm_is_retried(faulty, tpm, tmp_path, rc, command, cc):
     tpm.assert_clean()
 
 
-def test_retries_are_bounded(faulty, tpm, tmp_path):
-    start = time.monotonic()
-    with tj.Session(faulty(f"ActivateCredential={RETRY:x}*100000")) as s:
+# src/agent/tss.h WithRetry: a first delay of 20 ms, doubled up to 500 ms,
+# until the delays add up to 5 s; ESAPI itself submits each command up to
+# ESYS_MAX_SUBMISSIONS (5, tpm2-tss esys_int.h) times while the TPM answers
+# RETRY, YIELDED or TESTING.
+FIRST_DELAY_MS, MAX_DELAY_MS, MAX_TOTAL_MS = 20, 500, 5000
+ESYS_MAX_SUBMISSIONS = 5
+
+
+def backoff_schedule() -> tuple[int, float]:
+    """(calls of the retried function, seconds slept) the schedule implies."""
+    delay, waited, calls = FIRST_DELAY_MS, 0, 1
+    while waited < MAX_TOTAL_MS:
+        waited += delay
+        delay = min(delay * 2, MAX_DELAY_MS)
+        calls += 1
+    return calls, waited / 1000
+
+
+@pytest.mark.parametrize("rc", [RETRY, YIELDED, TESTING], ids=["RETRY", "YIELDED", "TESTING"])
+def test_retries_are_bounded(faulty, tpm, tmp_path, rc):
+    calls, slept = backoff_schedule()
+    assert (calls, slept) == (15, 5.12)
+    with tj.Session(faulty(f"ActivateCredential={rc:x}*100000")) as s:
         init = s.begin(b"")
         challenge = make_challenge_tools(init, os.urandom(32), tmp_path / "c")
+        start = time.monotonic()
         with pytest.raises(tj.Error) as e:
             s.respond(challenge)
-    elapsed = time.monotonic() - start
+        elapsed = time.monotonic() - start
     assert e.value.args[0] == tj.ERR_TPM
     assert "TPM2_ActivateCredential failed" in e.value.args[1]
     assert "stayed busy" in e.value.args[1]
-    assert 4 < elapsed < 20, elapsed
+    # A busy loop (or no backoff) sends far more; giving up early, far fewer.
+    sent = faulty.commands().count(0x147)
+    assert (calls - 1) * ESYS_MAX_SUBMISSIONS <= sent <= (calls + 1) * ESYS_MAX_SUBMISSIONS, sent
+    assert slept - 0.5 < elapsed < slept + 10, elapsed
     tpm.assert_clean()
 
 
@@ -83,6 +86,7 @@ def test_authorization_failure_names_the_hierarchy(faulty, tpm):
     with tj.Session(faulty(f"CreatePrimary={AUTH_FAIL_SESSION_1:x}*1")) as s:
         with pytest.raises(tj.Error) as e:
             s.begin(b"")
+    assert e.value.args[0] == tj.ERR_TPM
     text = e.value.args[1]
     assert "TPM2_CreatePrimary(AK, owner hierarchy)" in text
     assert "owner_auth" in text

@@ -187,8 +187,10 @@ class Swtpm:
         self.start()
 
     def destroy(self):
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        try:
+            self.stop()
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
 
     # -- provisioning ------------------------------------------------------
 

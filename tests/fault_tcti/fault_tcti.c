@@ -9,6 +9,13 @@
  *                            code <rc> (hex) without sending them to the TPM
  *   <command>=disconnect     send <command>, then report an I/O error and
  *                            fail every later call, as a vanished TPM would
+ *   <command>=corrupt        send <command>, then flip the last bit of the
+ *                            TPM's response (its session area) before the
+ *                            caller sees it: the TPM did the work (e.g.
+ *                            released a secret), the caller must reject it;
+ *                            logged as "corrupted <cc> rc=<rc of the answer>"
+ * A rule may end in @<command>: it is armed only once that command has been
+ * sent (e.g. FlushContext=disconnect@ActivateCredential).
  * <command> is a TPM2_CC name without prefix (ActivateCredential, Load, ...)
  * or a hex command code. Every command code seen is appended, one per line,
  * to $TPMJOIN_FAULTS_LOG when set.
@@ -30,6 +37,9 @@ typedef struct {
   uint32_t rc;          /* 0 for disconnect */
   int count;            /* remaining injections */
   int disconnect;
+  int corrupt;
+  uint32_t armed_by;    /* 0, or the command code that arms this rule */
+  int armed;
 } rule_t;
 
 typedef struct {
@@ -40,6 +50,8 @@ typedef struct {
   int fake_pending;     /* next receive returns fake_rc */
   uint32_t fake_rc;
   int disconnect_pending;
+  int corrupt_pending;
+  uint32_t corrupt_cc;
   int dead;
   char log_path[512];
 } fault_tcti_t;
@@ -69,8 +81,18 @@ static void parse_rules(fault_tcti_t *t, const char *spec) {
     if (!eq) continue;
     rule_t *r = &t->rules[t->n_rules++];
     r->command_code = command_code_of(item, (size_t)(eq - item));
+    char *at = strchr(eq + 1, '@');
+    if (at) {
+      *at = '\0';
+      r->armed_by = command_code_of(at + 1, strlen(at + 1));
+    } else {
+      r->armed = 1;
+    }
     if (strcmp(eq + 1, "disconnect") == 0) {
       r->disconnect = 1;
+      r->count = 1;
+    } else if (strcmp(eq + 1, "corrupt") == 0) {
+      r->corrupt = 1;
       r->count = 1;
     } else {
       char *star = strchr(eq + 1, '*');
@@ -84,24 +106,42 @@ static uint32_t be32(const uint8_t *p) {
   return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
+static void log_line(const fault_tcti_t *t, const char *fmt, uint32_t a, uint32_t b) {
+  if (!t->log_path[0]) return;
+  FILE *log = fopen(t->log_path, "a");
+  if (log) {
+    fprintf(log, fmt, a, b);
+    fclose(log);
+  }
+}
+
 static TSS2_RC fault_transmit(TSS2_TCTI_CONTEXT *ctx, size_t size, const uint8_t *command) {
   fault_tcti_t *t = (fault_tcti_t *)ctx;
   if (t->dead) return TSS2_TCTI_RC_IO_ERROR;
   const uint32_t cc = size >= 10 ? be32(command + 6) : 0;
-  if (t->log_path[0]) {
-    FILE *log = fopen(t->log_path, "a");
-    if (log) {
-      fprintf(log, "0x%x\n", cc);
-      fclose(log);
-    }
-  }
+  log_line(t, "0x%x\n", cc, 0);
+  rule_t *fire = NULL;
   for (size_t i = 0; i < t->n_rules; ++i) {
     rule_t *r = &t->rules[i];
-    if (r->command_code != cc || r->count <= 0) continue;
+    if (r->command_code != cc || r->count <= 0 || !r->armed) continue;
+    fire = r;
+    break;
+  }
+  /* This command arms the rules waiting for it (from the next command on). */
+  for (size_t i = 0; i < t->n_rules; ++i) {
+    if (!t->rules[i].armed && t->rules[i].armed_by == cc) t->rules[i].armed = 1;
+  }
+  if (fire) {
+    rule_t *r = fire;
     r->count--;
     if (r->disconnect) {
       t->disconnect_pending = 1;
-      break;
+      return Tss2_Tcti_Transmit(t->child, size, command);
+    }
+    if (r->corrupt) {
+      t->corrupt_pending = 1;
+      t->corrupt_cc = cc;
+      return Tss2_Tcti_Transmit(t->child, size, command);
     }
     t->fake_pending = 1;
     t->fake_rc = r->rc;
@@ -133,7 +173,13 @@ static TSS2_RC fault_receive(TSS2_TCTI_CONTEXT *ctx, size_t *size, uint8_t *resp
     t->dead = 1;
     return TSS2_TCTI_RC_IO_ERROR;
   }
-  return Tss2_Tcti_Receive(t->child, size, response, timeout);
+  const TSS2_RC rc = Tss2_Tcti_Receive(t->child, size, response, timeout);
+  if (t->corrupt_pending && rc == TSS2_RC_SUCCESS && response != NULL && *size >= 10) {
+    t->corrupt_pending = 0;
+    log_line(t, "corrupted 0x%x rc=0x%x\n", t->corrupt_cc, be32(response + 6));
+    response[*size - 1] ^= 0x01;
+  }
+  return rc;
 }
 
 static void fault_finalize(TSS2_TCTI_CONTEXT *ctx) {
