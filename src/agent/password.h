@@ -28,12 +28,12 @@ class Password {
   // string could bring a small-string buffer along); the source wipes its
   // own buffer when it goes.
   Password(const Password& other) : Password() { Assign(other.view()); }
-  Password(Password&& other) noexcept : Password() { Assign(other.view()); }
+  Password(Password&& other) : Password() { Assign(other.view()); }  // NOLINT: may allocate
   Password& operator=(const Password& other) {
     if (this != &other) Assign(other.view());
     return *this;
   }
-  Password& operator=(Password&& other) noexcept { return *this = other; }
+  Password& operator=(Password&& other) { return *this = other; }  // NOLINT: copies
 
   // Replaces the value, in place (the buffer is overwritten, not freed).
   void Assign(absl::string_view value) {
