@@ -182,9 +182,11 @@ absl::StatusOr<const EkProfile*> EccProfileOfCertificate(const Bytes& der,
 }
 
 // The first remembered EK that is still the persistent EK of its profile
-// (one TPM2_ReadPublic per distinct profile tried).
+// (one TPM2_ReadPublic per distinct profile tried). Profiles whose
+// persistent handle turned out empty are added to `absent`.
 absl::StatusOr<std::optional<Ek>> OpenRememberedEk(ESYS_CONTEXT* esys, KeyAlgorithm algorithm,
-                                                   absl::Span<const RememberedEk> remembered) {
+                                                   absl::Span<const RememberedEk> remembered,
+                                                   std::vector<const EkProfile*>* absent) {
   std::vector<const EkProfile*> tried;
   for (const RememberedEk& entry : remembered) {
     const EkProfile* profile = ProfileNamed(entry.profile_name);
@@ -198,7 +200,10 @@ absl::StatusOr<std::optional<Ek>> OpenRememberedEk(ESYS_CONTEXT* esys, KeyAlgori
       if (AbiCodeOf(ek.status()) == AbiCode::kTpmUnavailable) return ek.status();
       continue;  // the usual search reports what is wrong
     }
-    if (!*ek) continue;
+    if (!*ek) {
+      absent->push_back(profile);
+      continue;
+    }
     TPMJOIN_RETURN_IF_ERROR(Describe(&**ek));
     for (const RememberedEk& other : remembered) {
       if (other.profile_name == profile->name && other.ek_pub_hash == (*ek)->identity.pub_hash) {
@@ -220,14 +225,16 @@ absl::StatusOr<Ek> LoadEk(TpmConnection& tpm, const AgentConfig& config,
   const EkProfile* profile = &RsaLowProfile();
   std::optional<Bytes> file_cert;
   std::optional<std::vector<TPM2_HANDLE>> nv_handles;
+  std::vector<const EkProfile*> no_persistent_ek;  // known without asking again
   if (config.ek_algorithm == KeyAlgorithm::kEcc) {
     if (config.ek_cert_file) {
       TPMJOIN_ASSIGN_OR_RETURN(file_cert, ReadCertFile(*config.ek_cert_file));
       TPMJOIN_ASSIGN_OR_RETURN(profile,
                                EccProfileOfCertificate(*file_cert, *config.ek_cert_file));
     } else {
-      TPMJOIN_ASSIGN_OR_RETURN(std::optional<Ek> known,
-                               OpenRememberedEk(esys, KeyAlgorithm::kEcc, remembered));
+      TPMJOIN_ASSIGN_OR_RETURN(
+          std::optional<Ek> known,
+          OpenRememberedEk(esys, KeyAlgorithm::kEcc, remembered, &no_persistent_ek));
       if (known) return *std::move(known);
       TPMJOIN_ASSIGN_OR_RETURN(nv_handles, ListHandles(esys, kEkNvFirst, kEkNvCount));
       profile = &EccLowProfile();
@@ -240,7 +247,11 @@ absl::StatusOr<Ek> LoadEk(TpmConnection& tpm, const AgentConfig& config,
     }
   }
 
-  TPMJOIN_ASSIGN_OR_RETURN(std::optional<Ek> persistent, OpenPersistentEk(esys, *profile));
+  std::optional<Ek> persistent;
+  if (std::find(no_persistent_ek.begin(), no_persistent_ek.end(), profile) ==
+      no_persistent_ek.end()) {
+    TPMJOIN_ASSIGN_OR_RETURN(persistent, OpenPersistentEk(esys, *profile));
+  }
   Ek ek;
   if (persistent) {
     ek = std::move(*persistent);
