@@ -557,7 +557,7 @@ def _tcg_header(der: bytes) -> bytes:
 
 @pytest.mark.parametrize("layout", ["padded", "tcg-header", "tcg-header-padded",
                                     "small-padded"])
-def test_nv_certificate_with_padding_or_tcg_header(make_tpm, tmp_path, layout):
+def test_nv_certificate_with_padding_or_tcg_header(make_tpm, tmp_path, monkeypatch, layout):
     """The RSA EK certificate index larger than the certificate: 0xFF padding
     after the DER (as STMicro TPMs ship) and/or a TCG header before it;
     certificates over 1024 bytes need a second TPM2_NV_Read."""
@@ -573,9 +573,14 @@ def test_nv_certificate_with_padding_or_tcg_header(make_tpm, tmp_path, layout):
         "small-padded": der + b"\xff" * (1400 - len(der)),
     }[layout]
     tpm.write_nv("0x01C00002", contents)
-    with tj.Session(tpm.config()) as s:
+    pcap = tmp_path / "join.pcap"
+    monkeypatch.setenv("TCTI_PCAP_FILE", str(pcap))
+    with tj.Session(tpm.config(tcti="pcap:" + tpm.tcti)) as s:
         init = join_once(s, tmp_path)
     assert init.ek_cert == der
+    # Only the bytes the DER needs are read: 1024, then the rest of the DER.
+    from test_perf import commands_in
+    assert commands_in(pcap).count("NV_Read") == (1 if layout == "small-padded" else 2)
     info = json.loads(tj.identify(tpm.config()))
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
