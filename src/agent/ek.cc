@@ -9,8 +9,8 @@
 #include "src/agent/tr_public.h"
 #include "src/common/ek_cert.h"
 #include "src/common/errors.h"
-#include "src/common/tpm_mu.h"
 #include "src/common/keys.h"
+#include "src/common/tpm_mu.h"
 
 namespace tpmjoin::agent {
 namespace {
