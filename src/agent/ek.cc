@@ -5,6 +5,7 @@
 #include <iterator>
 
 #include "absl/strings/str_format.h"
+#include "src/agent/ek_template.h"
 #include "src/agent/nv.h"
 #include "src/agent/tr_public.h"
 #include "src/common/ek_cert.h"
@@ -66,71 +67,13 @@ absl::StatusOr<std::optional<Ek>> OpenPersistentEk(ESYS_CONTEXT* esys, const EkP
   return std::optional<Ek>(std::move(ek));
 }
 
-// Reads an NV index of the EK range whole (an EK nonce or template).
-absl::StatusOr<std::optional<Bytes>> ReadWholeNvIndex(ESYS_CONTEXT* esys, TPM2_HANDLE handle,
-                                                      absl::string_view owner_auth) {
-  TPMJOIN_ASSIGN_OR_RETURN(std::optional<NvIndex> index, OpenNvIndex(esys, handle));
-  if (!index) return std::optional<Bytes>();
-  TPMJOIN_ASSIGN_OR_RETURN(Bytes bytes,
-                           ReadNv(esys, *index, 0, index->pub.nvPublic.dataSize, owner_auth));
-  return std::optional<Bytes>(std::move(bytes));
-}
-
-// A TPMT_PUBLIC from an EK template index, which may be larger than the
-// template (padding of 0x00 or 0xFF after it, as tpm2_createek ignores).
-absl::StatusOr<TPMT_PUBLIC> ParseNvTemplate(const Bytes& bytes, const EkProfile& profile) {
-  TPMT_PUBLIC pub = {};
-  size_t offset = 0;
-  const bool parsed =
-      !bytes.empty() &&
-      Tss2_MU_TPMT_PUBLIC_Unmarshal(bytes.data(), bytes.size(), &offset, &pub) == TSS2_RC_SUCCESS;
-  const bool padded =
-      parsed && (std::all_of(bytes.begin() + offset, bytes.end(), [](uint8_t b) { return b == 0; }) ||
-                 std::all_of(bytes.begin() + offset, bytes.end(), [](uint8_t b) { return b == 0xff; }));
-  if (!padded) {
-    return TpmError(absl::StrFormat(
-        "NV index 0x%08x (the %s EK template) does not hold a TPMT_PUBLIC (%u bytes)",
-        profile.template_index, profile.name, bytes.size()));
-  }
-  TPMJOIN_RETURN_IF_ERROR(CheckNvEkTemplate(profile, pub));
-  return pub;
-}
-
-// The template for TPM2_CreatePrimary: the profile's, or the EK template
-// provisioned in NV (checked to be an EK template of this profile), with
-// the EK nonce provisioned in NV, if any, in its unique field (TCG EK
-// Credential Profile; what tpm2_createek -t builds).
-absl::StatusOr<TPMT_PUBLIC> EkTemplate(ESYS_CONTEXT* esys, const EkProfile& profile,
-                                       const std::vector<TPM2_HANDLE>& nv_handles,
-                                       absl::string_view owner_auth) {
-  TPMT_PUBLIC pub = profile.make_template();
-  if (Contains(nv_handles, profile.template_index)) {
-    TPMJOIN_ASSIGN_OR_RETURN(std::optional<Bytes> bytes,
-                             ReadWholeNvIndex(esys, profile.template_index, owner_auth));
-    if (bytes) {
-      TPMJOIN_ASSIGN_OR_RETURN(pub, ParseNvTemplate(*bytes, profile));
-    }
-  }
-  if (Contains(nv_handles, profile.nonce_index)) {
-    TPMJOIN_ASSIGN_OR_RETURN(std::optional<Bytes> nonce,
-                             ReadWholeNvIndex(esys, profile.nonce_index, owner_auth));
-    if (nonce && !ApplyEkNonce(*nonce, &pub)) {
-      return TpmError(absl::StrFormat(
-          "the EK nonce in NV index 0x%08x is %u bytes, more than the %s EK's unique field "
-          "holds",
-          profile.nonce_index, nonce->size(), profile.name));
-    }
-  }
-  return pub;
-}
-
-// TPM2_CreatePrimary in the endorsement hierarchy with EkTemplate.
+// TPM2_CreatePrimary in the endorsement hierarchy with EkCreationTemplate.
 absl::StatusOr<Ek> CreateEk(ESYS_CONTEXT* esys, const EkProfile& profile,
                             const std::vector<TPM2_HANDLE>& nv_handles,
                             const AgentConfig& config) {
   TPM2B_PUBLIC in_public = {};
   TPMJOIN_ASSIGN_OR_RETURN(in_public.publicArea,
-                           EkTemplate(esys, profile, nv_handles, config.owner_auth));
+                           EkCreationTemplate(esys, profile, nv_handles, config.owner_auth));
   TPMJOIN_RETURN_IF_ERROR(SetAuth(esys, ESYS_TR_RH_ENDORSEMENT, config.endorsement_auth));
   TPM2B_SENSITIVE_CREATE in_sensitive = {};
   TPM2B_DATA outside_info = {};

@@ -1,6 +1,7 @@
 // EK templates of the TCG EK Credential Profile and what the agent accepts
 // from NV.
 #include "src/agent/ek_profile.h"
+#include "src/agent/ek_template.h"
 
 #include <gtest/gtest.h>
 
@@ -8,6 +9,7 @@
 #include <vector>
 
 #include "src/common/errors.h"
+#include "src/common/tpm_mu.h"
 
 namespace tpmjoin::agent {
 namespace {
@@ -98,6 +100,26 @@ TEST(NvEkTemplate, WhatAVerifierOrTheAgentCouldNotUseIsRefused) {
   pub.authPolicy.buffer[0] ^= 1;
   refused(pub, "PolicySecret(TPM_RH_ENDORSEMENT)");
   refused(EccLowProfile().make_template(), "not an RSA key");
+}
+
+TEST(NvEkTemplate, PaddingAfterTheTemplateIsAllowedOtherBytesAreNot) {
+  const EkProfile& l1 = RsaLowProfile();
+  auto marshaled = Marshal(l1.make_template());
+  ASSERT_TRUE(marshaled.ok());
+  for (uint8_t pad : {0x00, 0xff}) {
+    Bytes padded = *marshaled;
+    padded.insert(padded.end(), 20, pad);
+    auto parsed = ParseNvEkTemplate(padded, l1);
+    ASSERT_TRUE(parsed.ok()) << parsed.status();
+    EXPECT_EQ(parsed->unique.rsa.size, 256);
+  }
+  Bytes trailing = *marshaled;
+  trailing.push_back(0x01);
+  EXPECT_EQ(AbiCodeOf(ParseNvEkTemplate(trailing, l1).status()), AbiCode::kTpm);
+  EXPECT_EQ(AbiCodeOf(ParseNvEkTemplate(Bytes(), l1).status()), AbiCode::kTpm);
+  const Bytes truncated(marshaled->begin(), marshaled->begin() + 10);
+  EXPECT_NE(ParseNvEkTemplate(truncated, l1).status().message().find("does not hold a TPMT_PUBLIC"),
+            absl::string_view::npos);
 }
 
 }  // namespace
