@@ -414,7 +414,8 @@ def test_config_over_1_mib_is_an_invalid_argument():
 POLICY_A = bytes.fromhex("837197674484b3f81a90cc8d46a5d724fd52d76e06520b64f2a1da1b331469aa")
 POLICY_B_SHA256 = bytes.fromhex(
     "ca3d0a99a2b93906f7a3342414efcfb3a385d44cd1fd459089d19b5071c0b7a0")
-LOW_ATTRS = 0x000300B2  # fixedTPM|fixedParent|sensitiveDataOrigin|adminWithPolicy|restricted|decrypt
+# fixedTPM|fixedParent|sensitiveDataOrigin|adminWithPolicy|restricted|decrypt
+LOW_ATTRS = 0x000300B2
 USER_WITH_AUTH = 0x40
 SIGN = 0x40000
 NIST_P256, NIST_P384 = 0x0003, 0x0004
