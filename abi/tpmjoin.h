@@ -101,34 +101,55 @@ typedef struct tpmjoin_session tpmjoin_session;
 
 /* Opens a session: parses config_json and connects to the TPM.
  *
- * config_json: NULL or "{}" for defaults, else a JSON object with keys
+ * config_json: NULL or "{}" for defaults, else a JSON object (at most 1 MiB)
+ * with keys
  *   "tcti"             TCTI string as tpm2-tools takes it ("swtpm:port=2321",
  *                      "device:/dev/tpmrm0", ...). Default: $TPM2TOOLS_TCTI,
  *                      then $TCTI, then "device:/dev/tpmrm0".
- *   "ek_algorithm"     "rsa" (default, the RSA-2048 EK) or "ecc" (the ECC EK
- *                      that has a certificate, else the P-256 EK).
+ *   "ek_algorithm"     "rsa" (default): the RSA-2048 EK of template L-1
+ *                      (certificate at NV 0x01C00002). "ecc": the first ECC
+ *                      EK with a certificate in NV, in the order L-2 (P-256,
+ *                      0x01C0000A), H-2 (P-256, 0x01C00014), H-3 (P-384,
+ *                      0x01C00016), H-4 (P-521, 0x01C00018); with
+ *                      "ek_cert_file", the one of the file's curve (P-256:
+ *                      L-2, P-384: H-3, P-521: H-4); without any ECC
+ *                      certificate, the L-2 EK. The EK is the persistent one
+ *                      at its profile's usual handle (0x81010001, 0x81010002,
+ *                      0x81010014, 0x81010016, 0x81010018), else made with
+ *                      TPM2_CreatePrimary from the TCG EK Credential
+ *                      Profile's template (for L-1 and L-2: the EK template
+ *                      and/or EK nonce provisioned in NV, when present).
+ *                      Other RSA EKs (H-1, H-6, H-7) are not used.
  *   "ak_algorithm"     "rsa" (default, RSA-2048 RSASSA-SHA256, the only AK
  *                      Teleport's Auth Server accepts) or "ecc" (P-256
  *                      ECDSA-SHA256).
- *   "endorsement_auth" endorsement hierarchy password (default empty).
- *   "owner_auth"       owner hierarchy password (default empty).
+ *   "endorsement_auth" endorsement hierarchy password (default empty; at
+ *                      most 64 bytes).
+ *   "owner_auth"       owner hierarchy password (default empty; at most 64
+ *                      bytes), for the owner hierarchy and NV reads.
  *   "ek_cert_file"     path of a DER or PEM EK certificate to send instead of
- *                      the one in TPM NV.
+ *                      the one in TPM NV. It is read, and checked against
+ *                      the EK, by tpmjoin_join_begin and tpmjoin_identify.
  *   "ak_cache_dir"     directory (created 0700) where the AK is kept between
  *                      joins, so that renewals load it instead of generating
  *                      a key. The AK is then a child of the EK: it loads only
  *                      into this TPM while its endorsement seed is unchanged.
  *                      Corrupt, foreign or refused cache files are replaced
  *                      (with a warning on stderr); caching never fails a join.
+ *                      An existing directory this process owns is set to
+ *                      0700 when group or others have access (with a
+ *                      warning); one owned by another user, or a shared
+ *                      sticky directory such as /tmp, is not used at all
+ *                      (with a warning): joins then make a fresh AK.
  *   "parameter_encryption"  true (default): the session that authorizes the
  *                      EK is salted to the EK and encrypts
  *                      TPM2_ActivateCredential's response, so the recovered
  *                      secret never crosses the TPM bus in clear.
- * Unknown keys, wrong types and bad values are rejected.
+ * Unknown keys, keys given twice, wrong types and bad values are rejected.
  *
  * On success *out owns the session; close it with tpmjoin_session_close.
- * Returns OK, INVALID_ARGUMENT (out NULL, bad config), TPM_UNAVAILABLE
- * (the TCTI cannot connect), INTERNAL. */
+ * Returns OK, INVALID_ARGUMENT (out NULL, bad config, config_json longer
+ * than 1 MiB), TPM_UNAVAILABLE (the TCTI cannot connect), INTERNAL. */
 TPMJOIN_EXPORT tpmjoin_status tpmjoin_session_open(const char *config_json,
                                                    tpmjoin_session **out);
 
@@ -141,8 +162,11 @@ TPMJOIN_EXPORT tpmjoin_status tpmjoin_session_open(const char *config_json,
  * `init` set, to send to the server. The AK stays loaded until
  * tpmjoin_join_respond or tpmjoin_session_close.
  * Returns OK, INVALID_ARGUMENT (s or out NULL, join_request NULL with a
- * non-zero length), STATE (a join is already pending), TPM,
- * TPM_UNAVAILABLE, INTERNAL. */
+ * non-zero length; "ek_cert_file" unreadable, not a certificate, of an
+ * unsupported key, or not for this TPM's EK), BAD_MESSAGE (join_request
+ * longer than 1 MiB), STATE (a join is already pending), TPM (a command
+ * failed, or the TPM's EK certificate, template or nonce in NV is not
+ * usable), TPM_UNAVAILABLE, INTERNAL. */
 TPMJOIN_EXPORT tpmjoin_status tpmjoin_join_begin(tpmjoin_session *s,
                                                  const uint8_t *join_request,
                                                  size_t join_request_len,
@@ -156,10 +180,11 @@ TPMJOIN_EXPORT tpmjoin_status tpmjoin_join_begin(tpmjoin_session *s,
  * `challenge_response.solution` set, to send to the server.
  * Whatever the outcome (unless s is NULL), the pending join ends (its AK
  * is flushed) and tpmjoin_join_begin may be called again, e.g. for a
- * renewal.
- * Returns OK, INVALID_ARGUMENT, STATE (no join pending), BAD_MESSAGE (not
- * a challenge, or malformed), TPM (e.g. the credential is not for this
- * EK/AK pair), TPM_UNAVAILABLE, INTERNAL. */
+ * renewal; also when out is NULL.
+ * Returns OK, INVALID_ARGUMENT (s or out NULL, challenge NULL with a
+ * non-zero length), STATE (no join pending), BAD_MESSAGE (not a challenge,
+ * malformed, or longer than 1 MiB), TPM (e.g. the credential is not for
+ * this EK/AK pair), TPM_UNAVAILABLE, INTERNAL. */
 TPMJOIN_EXPORT tpmjoin_status tpmjoin_join_respond(tpmjoin_session *s,
                                                    const uint8_t *challenge,
                                                    size_t challenge_len,
@@ -174,6 +199,9 @@ TPMJOIN_EXPORT void tpmjoin_session_close(tpmjoin_session *s);
  *   ek_pub_hash        lowercase hex SHA-256 of the EK's PKIX DER
  *   ek_algorithm       "rsa" or "ecc"
  *   ek_key_type        e.g. "rsa2048", "ecc-p384"
+ *   ek_template        the EK's TCG profile: "L-1", "L-2", "H-2", "H-3", "H-4"
+ *   ek_persistent      true when the EK is a persistent key, false when it
+ *                      was made by TPM2_CreatePrimary (and flushed again)
  *   ek_pub_pem         the EK public key, PEM
  *   ek_cert_present    true/false
  *   ek_cert_serial     "04:c0:1d:..." ("" without a certificate)
@@ -182,7 +210,9 @@ TPMJOIN_EXPORT void tpmjoin_session_close(tpmjoin_session *s);
  *   tpm_manufacturer_id  e.g. "0x49424d00"
  *   tpm_vendor_string  TPM_PT_VENDOR_STRING_1..4
  *   tpm_firmware_version  e.g. "8215.4131.22.13878" (FIRMWARE_VERSION_1/2)
- * Returns OK, INVALID_ARGUMENT, TPM, TPM_UNAVAILABLE, INTERNAL. */
+ * Returns OK, INVALID_ARGUMENT (out_json NULL, bad config as for
+ * tpmjoin_session_open, "ek_cert_file" problems as for tpmjoin_join_begin),
+ * TPM, TPM_UNAVAILABLE, INTERNAL. */
 TPMJOIN_EXPORT tpmjoin_status tpmjoin_identify(const char *config_json,
                                                tpmjoin_bytes *out_json);
 

@@ -1,7 +1,9 @@
 // Agent side of the C ABI (abi/tpmjoin.h): argument checks and status
 // mapping around src/agent.
+#include <cstring>
 #include <memory>
 
+#include "absl/strings/str_cat.h"
 #include "plugin/abi_call.h"
 #include "src/agent/config.h"
 #include "src/agent/identify.h"
@@ -14,9 +16,31 @@ struct tpmjoin_session {
 namespace tpmjoin::plugin {
 namespace {
 
+// NULL is the defaults; longer than kMaxInputSize is refused before
+// parsing (as tpmjoin_verifier_open does).
 absl::StatusOr<agent::AgentConfig> Config(const char* config_json) {
+  if (config_json != nullptr && strnlen(config_json, kMaxInputSize + 1) > kMaxInputSize) {
+    return InvalidArgumentError(absl::StrCat("config_json is longer than ", kMaxInputSize,
+                                             " bytes"));
+  }
   return Annotate(agent::ParseAgentConfig(config_json), "config");
 }
+
+// Ends the session's pending join, if any, when it goes out of scope:
+// tpmjoin_join_respond ends it whatever the outcome, also when an argument
+// is rejected.
+class EndPendingJoin {
+ public:
+  explicit EndPendingJoin(tpmjoin_session* s) : s_(s) {}
+  ~EndPendingJoin() {
+    if (s_ != nullptr) s_->impl->Cancel();
+  }
+  EndPendingJoin(const EndPendingJoin&) = delete;
+  EndPendingJoin& operator=(const EndPendingJoin&) = delete;
+
+ private:
+  tpmjoin_session* s_;
+};
 
 }  // namespace
 }  // namespace tpmjoin::plugin
@@ -56,14 +80,11 @@ TPMJOIN_EXPORT tpmjoin_status tpmjoin_join_begin(tpmjoin_session* s, const uint8
 TPMJOIN_EXPORT tpmjoin_status tpmjoin_join_respond(tpmjoin_session* s, const uint8_t* challenge,
                                                    size_t challenge_len, tpmjoin_bytes* out) {
   return Call("tpmjoin_join_respond", [&]() -> absl::Status {
+    const tpmjoin::plugin::EndPendingJoin end_join(s);
     TPMJOIN_RETURN_IF_ERROR(PrepareOutput(out, "out"));
     TPMJOIN_RETURN_IF_ERROR(RequireNonNull(s, "session"));
-    auto input = InputBytes(challenge, challenge_len, "challenge");
-    if (!input.ok()) {
-      s->impl->Cancel();  // the pending join ends whatever the outcome
-      return input.status();
-    }
-    TPMJOIN_ASSIGN_OR_RETURN(auto message, s->impl->Respond(*input));
+    TPMJOIN_ASSIGN_OR_RETURN(auto input, InputBytes(challenge, challenge_len, "challenge"));
+    TPMJOIN_ASSIGN_OR_RETURN(auto message, s->impl->Respond(input));
     return SetOutput(message, out);
   });
 }

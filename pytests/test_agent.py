@@ -1,8 +1,11 @@
 """The agent plugin against swtpm, with challenges made by independent
 implementations (tpm2-tools' tpm2_makecredential, tpm2-pytss)."""
 
+import ctypes
 import json
 import os
+import struct
+import subprocess
 
 import pytest
 
@@ -298,3 +301,349 @@ def test_tpm_killed_between_begin_and_respond(tpm, tmp_path):
     tpm.start()
     with tj.Session(tpm.config()) as s2:
         join_once(s2, tmp_path)
+
+
+# -- ek_cert_file with an ECC EK ----------------------------------------------
+
+def _der_from_nv(tpm, index: str, path) -> bytes:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    tpm.tool("tpm2_nvread", index, "-C", "o", "-o", str(path))
+    cert = x509.load_der_x509_certificate(path.read_bytes())
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+@pytest.mark.parametrize("curve,index,profile", [
+    ("secp384r1", "0x01C00016", "H-3"),  # swtpm_setup's own ECC EK certificate
+    ("secp256r1", "0x01C0000A", "L-2"),
+])
+def test_ecc_ek_cert_file_picks_the_ek_by_curve(make_tpm, tmp_path, curve, index, profile):
+    tpm = make_tpm(Variant(ecc_p256_cert=curve == "secp256r1"))
+    path = tmp_path / "ek.der"
+    der = _der_from_nv(tpm, index, path)
+    config = tpm.config(ek_algorithm="ecc", ek_cert_file=str(path))
+    with tj.Session(config) as s:
+        init = join_once(s, tmp_path)
+    assert init.ek_cert == der
+    assert init_ek_key(init).curve.name == curve
+    info = json.loads(tj.identify(config))
+    assert info["ek_template"] == profile and info["ek_persistent"] is True
+
+
+def test_ecc_ek_cert_file_with_an_rsa_certificate_is_rejected(tpm, tmp_path):
+    path = tmp_path / "rsa.der"
+    _der_from_nv(tpm, "0x01C00002", path)
+    with tj.Session(tpm.config(ek_algorithm="ecc", ek_cert_file=str(path))) as s:
+        with pytest.raises(tj.Error) as e:
+            s.begin(b"")
+    assert status(e) == tj.ERR_INVALID_ARGUMENT
+    assert "holds a rsa2048 certificate" in message(e)
+
+
+# -- tpmjoin_join_respond ends the join whatever the outcome -------------------
+
+class _Bytes(ctypes.Structure):
+    _fields_ = [("data", ctypes.POINTER(ctypes.c_uint8)), ("len", ctypes.c_size_t)]
+
+
+def _load_abi(libpath):
+    lib = ctypes.CDLL(str(libpath))
+    lib.tpmjoin_last_error.restype = ctypes.c_char_p
+    lib.tpmjoin_session_open.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p)]
+    for fn in ("tpmjoin_join_begin", "tpmjoin_join_respond"):
+        getattr(lib, fn).argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t,
+                                     ctypes.POINTER(_Bytes)]
+    lib.tpmjoin_session_close.argtypes = [ctypes.c_void_p]
+    lib.tpmjoin_bytes_free.argtypes = [ctypes.POINTER(_Bytes)]
+    return lib
+
+
+def test_respond_with_null_output_still_ends_the_join(libpath, tpm, tmp_path):
+    lib = _load_abi(libpath)
+    session = ctypes.c_void_p()
+    assert lib.tpmjoin_session_open(tpm.config().encode(), ctypes.byref(session)) == 0
+
+    def begin() -> bytes:
+        out = _Bytes()
+        rc = lib.tpmjoin_join_begin(session, b"", 0, ctypes.byref(out))
+        assert rc == 0, lib.tpmjoin_last_error()
+        data = ctypes.string_at(out.data, out.len)
+        lib.tpmjoin_bytes_free(ctypes.byref(out))
+        return data
+
+    try:
+        init = begin()
+        challenge = make_challenge_tools(init, os.urandom(32), tmp_path / "a")
+        assert lib.tpmjoin_join_respond(session, challenge, len(challenge), None) == \
+            tj.ERR_INVALID_ARGUMENT
+        assert b"out is NULL" in lib.tpmjoin_last_error()
+        # The join ended (its AK flushed): a new one begins and completes.
+        init = begin()
+        secret = os.urandom(32)
+        challenge = make_challenge_tools(init, secret, tmp_path / "b")
+        out = _Bytes()
+        assert lib.tpmjoin_join_respond(session, challenge, len(challenge),
+                                        ctypes.byref(out)) == 0
+        assert solution_of(ctypes.string_at(out.data, out.len)) == secret
+        lib.tpmjoin_bytes_free(ctypes.byref(out))
+        # A NULL output with nothing pending is still the argument error.
+        assert lib.tpmjoin_join_respond(session, b"", 0, None) == tj.ERR_INVALID_ARGUMENT
+    finally:
+        lib.tpmjoin_session_close(session)
+    tpm.assert_clean()
+
+
+# -- config size -----------------------------------------------------------------
+
+def test_config_over_1_mib_is_an_invalid_argument():
+    huge = '{"tcti":"' + "x" * (1 << 20) + '"}'
+    for call in (tj.Session, tj.identify):
+        with pytest.raises(tj.Error) as e:
+            call(huge)
+        assert status(e) == tj.ERR_INVALID_ARGUMENT
+        assert "config_json is longer than 1048576 bytes" in message(e)
+    # Just under the limit it is parsed, and its TCTI tried.
+    fits = '{"tcti":"' + "x" * ((1 << 20) - 12) + '"}'
+    with pytest.raises(tj.Error) as e:
+        tj.identify(fits)
+    assert status(e) == tj.ERR_TPM_UNAVAILABLE
+
+
+# -- EK template and nonce in NV (TCG EK Credential Profile) -------------------
+
+POLICY_A = bytes.fromhex("837197674484b3f81a90cc8d46a5d724fd52d76e06520b64f2a1da1b331469aa")
+POLICY_B_SHA256 = bytes.fromhex(
+    "ca3d0a99a2b93906f7a3342414efcfb3a385d44cd1fd459089d19b5071c0b7a0")
+# fixedTPM|fixedParent|sensitiveDataOrigin|adminWithPolicy|restricted|decrypt
+LOW_ATTRS = 0x000300B2
+USER_WITH_AUTH = 0x40
+SIGN = 0x40000
+NIST_P256, NIST_P384 = 0x0003, 0x0004
+
+
+def ek_template(alg: str, *, attrs=LOW_ATTRS, curve=NIST_P256, policy=POLICY_A) -> bytes:
+    """A marshaled TPMT_PUBLIC EK template (unique empty), as an EK template
+    NV index holds it."""
+    out = struct.pack(">HHI", 0x0001 if alg == "rsa" else 0x0023, 0x000B, attrs)
+    out += struct.pack(">H", len(policy)) + policy
+    out += struct.pack(">HHH", 0x0006, 128, 0x0043)  # AES-128-CFB
+    if alg == "rsa":
+        return out + struct.pack(">HHIH", 0x0010, 2048, 0, 0)
+    return out + struct.pack(">HHHHH", 0x0010, curve, 0x0010, 0, 0)
+
+
+def nv_base(alg: str) -> int:
+    return 0x01C00002 if alg == "rsa" else 0x01C0000A  # certificate; +1 nonce, +2 template
+
+
+def createprimary_ek_hash(tpm, tmp_path, alg: str, *, attrs=LOW_ATTRS, nonce=b"") -> str:
+    """SHA-256 of the PKIX DER of the EK that tpm2_createprimary makes from
+    the template fields, with the unique field the EK Credential Profile
+    gives for an EK nonce: the nonce zero-padded to 256 bytes (RSA), or to 32
+    bytes for x with 32 zero bytes for y (P-256); the default templates'
+    zeros for an empty nonce; an empty unique (an NV template used
+    unmodified) for None. (Debian 12's tpm2_createek -t cannot be the
+    reference: it needs both indices and copies the nonce from the wrong
+    address, so its EK changes from run to run.)"""
+    from cryptography.hazmat.primitives import serialization
+    names = ["fixedtpm", "fixedparent", "sensitivedataorigin", "adminwithpolicy", "restricted",
+             "decrypt"] + (["userwithauth"] if attrs & USER_WITH_AUTH else [])
+    policy, ctx, pem = (tmp_path / f"{n}-{os.urandom(3).hex()}" for n in ("policy", "ctx", "pem"))
+    policy.write_bytes(POLICY_A)
+    cmd = ["tpm2_createprimary", "-C", "e", "-g", "sha256",
+           "-G", "rsa2048:aes128cfb" if alg == "rsa" else "ecc256:aes128cfb",
+           "-a", "|".join(names), "-L", str(policy), "-c", str(ctx)]
+    unique = b""
+    if nonce is not None:
+        unique = nonce.ljust(256, b"\0") if alg == "rsa" else nonce.ljust(32, b"\0") + bytes(32)
+        cmd += ["-u", "-"]
+    proc = subprocess.run(cmd, input=unique, capture_output=True,
+                          env=dict(os.environ, TPM2TOOLS_TCTI=tpm.tcti))
+    assert proc.returncode == 0, proc.stderr
+    tpm.tool("tpm2_readpublic", "-c", str(ctx), "-f", "pem", "-o", str(pem))
+    tpm.tool("tpm2_flushcontext", "-t")
+    return pkix_hash(serialization.load_pem_public_key(pem.read_bytes()))
+
+
+@pytest.mark.parametrize("alg,nonce_len", [("rsa", 16), ("rsa", None), ("ecc", 20), ("ecc", 32)],
+                         ids=["rsa-template-nonce", "rsa-template", "ecc-template-nonce",
+                              "ecc-template-full-nonce"])
+def test_ek_from_nv_template_and_nonce(make_tpm, tmp_path, alg, nonce_len):
+    """No persistent EK: CreatePrimary with the template (and nonce) from NV,
+    the unique field built as the TCG EK Credential Profile says."""
+    tpm = make_tpm(Variant(ek_certs=False, create_eks=False))
+    config = tpm.config(ek_algorithm=alg)
+    default_hash = json.loads(tj.identify(config))["ek_pub_hash"]
+    assert default_hash == createprimary_ek_hash(tpm, tmp_path, alg)
+    # userWithAuth: an EK template the profile allows that differs from the
+    # default, so the EK shows which template was used.
+    attrs = LOW_ATTRS | USER_WITH_AUTH
+    tpm.write_nv(hex(nv_base(alg) + 2), ek_template(alg, attrs=attrs))
+    nonce = os.urandom(nonce_len) if nonce_len else b""
+    if nonce:
+        tpm.write_nv(hex(nv_base(alg) + 1), nonce)
+    info = json.loads(tj.identify(config))
+    assert info["ek_template"] == ("L-1" if alg == "rsa" else "L-2")
+    assert info["ek_persistent"] is False
+    assert info["ek_pub_hash"] != default_hash
+    # Without a nonce the NV template is used unmodified (its unique empty).
+    assert info["ek_pub_hash"] == createprimary_ek_hash(tpm, tmp_path, alg, attrs=attrs,
+                                                        nonce=nonce or None)
+    with tj.Session(config) as s:
+        init = join_once(s, tmp_path)
+    assert pkix_hash(init_ek_key(init)) == info["ek_pub_hash"]
+
+
+@pytest.mark.parametrize("alg", ["rsa", "ecc"])
+def test_ek_nonce_without_template_goes_into_the_default_template(make_tpm, tmp_path, alg):
+    tpm = make_tpm(Variant(ek_certs=False, create_eks=False))
+    config = tpm.config(ek_algorithm=alg)
+    nonce = os.urandom(12)
+    tpm.write_nv(hex(nv_base(alg) + 1), nonce)
+    with_nonce = json.loads(tj.identify(config))["ek_pub_hash"]
+    assert with_nonce == createprimary_ek_hash(tpm, tmp_path, alg, nonce=nonce)
+    # The default template stored in NV too: the same EK.
+    tpm.write_nv(hex(nv_base(alg) + 2), ek_template(alg))
+    assert json.loads(tj.identify(config))["ek_pub_hash"] == with_nonce
+
+
+@pytest.mark.parametrize("alg,template,needle", [
+    ("rsa", ek_template("rsa", attrs=LOW_ATTRS | SIGN), "not a restricted decryption key"),
+    ("ecc", ek_template("ecc", curve=NIST_P384), "its curve is not NIST P-256"),
+    ("rsa", ek_template("ecc"), "not an RSA key"),
+    ("rsa", ek_template("rsa", policy=POLICY_B_SHA256),
+     "that is not PolicySecret(TPM_RH_ENDORSEMENT)"),
+    ("rsa", b"\x00\x01\x00\x0b\xff", "does not hold a TPMT_PUBLIC"),
+], ids=["sign", "curve", "type", "policy", "garbage"])
+def test_nv_template_that_is_not_an_ek_template_is_refused(make_tpm, alg, template, needle):
+    tpm = make_tpm(Variant(ek_certs=False, create_eks=False))
+    tpm.write_nv(hex(nv_base(alg) + 2), template)
+    with pytest.raises(tj.Error) as e:
+        tj.identify(tpm.config(ek_algorithm=alg))
+    assert status(e) == tj.ERR_TPM
+    assert f"0x{nv_base(alg) + 2:08x}" in message(e)
+    assert needle in message(e)
+
+
+def test_nv_template_with_padding_is_read(make_tpm, tmp_path):
+    tpm = make_tpm(Variant(ek_certs=False, create_eks=False))
+    attrs = LOW_ATTRS | USER_WITH_AUTH
+    tpm.write_nv("0x01C00004", ek_template("rsa", attrs=attrs) + b"\xff" * 40)
+    assert json.loads(tj.identify(tpm.config()))["ek_pub_hash"] == \
+        createprimary_ek_hash(tpm, tmp_path, "rsa", attrs=attrs, nonce=None)
+
+
+# -- EK certificates in NV with padding or a TCG header --------------------------
+
+def _rsa_ek_key(tpm, tmp_path):
+    from cryptography.hazmat.primitives import serialization
+    pem = tmp_path / "ek.pem"
+    tpm.tool("tpm2_readpublic", "-c", "0x81010001", "-f", "pem", "-o", str(pem))
+    return serialization.load_pem_public_key(pem.read_bytes())
+
+
+def _large_extension(size: int):
+    from cryptography import x509
+    from cryptography.x509.oid import ObjectIdentifier
+    body = os.urandom(size)
+    value = b"\x04\x82" + struct.pack(">H", size) + body  # an OCTET STRING
+    return x509.UnrecognizedExtension(ObjectIdentifier("1.3.6.1.4.1.55555.1"), value)
+
+
+def _tcg_header(der: bytes) -> bytes:
+    # TCG PC Client stored certificate: tag 0x1001, certType 0 (full),
+    # certSize (of what follows), tag 0x1002, then the DER.
+    return b"\x10\x01\x00" + struct.pack(">H", len(der) + 2) + b"\x10\x02"
+
+
+@pytest.mark.parametrize("layout", ["padded", "tcg-header", "tcg-header-padded",
+                                    "small-padded"])
+def test_nv_certificate_with_padding_or_tcg_header(make_tpm, tmp_path, monkeypatch, layout):
+    """The RSA EK certificate index larger than the certificate: 0xFF padding
+    after the DER (as STMicro TPMs ship) and/or a TCG header before it;
+    certificates over 1024 bytes need a second TPM2_NV_Read."""
+    tpm = make_tpm(Variant(ek_certs=False))  # persistent EKs, no certificates
+    extra = [] if layout == "small-padded" else [_large_extension(700)]
+    der = tpm.issue_ek_cert(_rsa_ek_key(tpm, tmp_path), serial=0x5151,
+                            extra_extensions=extra)
+    assert (len(der) > 1024) == (layout != "small-padded")
+    contents = {
+        "padded": der + b"\xff" * 300,
+        "tcg-header": _tcg_header(der) + der,
+        "tcg-header-padded": _tcg_header(der) + der + b"\xff" * 200,
+        "small-padded": der + b"\xff" * (1400 - len(der)),
+    }[layout]
+    tpm.write_nv("0x01C00002", contents)
+    pcap = tmp_path / "join.pcap"
+    monkeypatch.setenv("TCTI_PCAP_FILE", str(pcap))
+    with tj.Session(tpm.config(tcti="pcap:" + tpm.tcti)) as s:
+        init = join_once(s, tmp_path)
+    assert init.ek_cert == der
+    # Only the bytes the DER needs are read: 1024, then the rest of the DER.
+    from test_perf import commands_in
+    assert commands_in(pcap).count("NV_Read") == (1 if layout == "small-padded" else 2)
+    info = json.loads(tj.identify(tpm.config()))
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    pem_der = x509.load_pem_x509_certificate(info["ek_cert_pem"].encode()).public_bytes(
+        serialization.Encoding.DER)
+    assert pem_der == der
+
+
+# -- high-range ECC EKs without a persistent handle -------------------------------
+
+HIGH_ATTRS = LOW_ATTRS | USER_WITH_AUTH
+
+
+def _make_high_range_ek(tpm, tmp_path, profile: str):
+    """Makes the H-2 or H-4 EK with tpm2-tools (not persisted) and returns
+    its public key."""
+    from cryptography.hazmat.primitives import serialization
+    ctx, pem = tmp_path / "h.ctx", tmp_path / "h.pem"
+    if profile == "H-4":
+        tpm.tool("tpm2_createek", "-G", "ecc521", "-c", str(ctx), "-u", str(pem), "-f", "pem")
+    else:
+        policy = tmp_path / "policy_b.bin"
+        policy.write_bytes(POLICY_B_SHA256)
+        tpm.tool("tpm2_createprimary", "-C", "e", "-G", "ecc256:aes128cfb", "-g", "sha256",
+                 "-a", "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|adminwithpolicy|"
+                       "restricted|decrypt",
+                 "-L", str(policy), "-c", str(ctx))
+        tpm.tool("tpm2_readpublic", "-c", str(ctx), "-f", "pem", "-o", str(pem))
+    tpm.tool("tpm2_flushcontext", "-t")
+    return serialization.load_pem_public_key(pem.read_bytes())
+
+
+@pytest.mark.parametrize("profile,index,curve", [("H-2", "0x01C00014", "secp256r1"),
+                                                 ("H-4", "0x01C00018", "secp521r1")])
+def test_high_range_ecc_ek_is_made_from_its_template(make_tpm, tmp_path, profile, index, curve):
+    """A certificate for the H-2 (P-256) or H-4 (P-521) EK and no persistent
+    EK: the agent makes the EK from the profile's template."""
+    tpm = make_tpm(Variant(ek_certs=False, create_eks=False))
+    der = tpm.issue_ek_cert(_make_high_range_ek(tpm, tmp_path, profile), serial=0x4242)
+    tpm.write_nv(index, der, attributes="ownerread|authread|ownerwrite|no_da")
+    config = tpm.config(ek_algorithm="ecc")
+    info = json.loads(tj.identify(config))
+    assert (info["ek_template"], info["ek_persistent"], info["ek_cert_present"]) == \
+        (profile, False, True)
+
+    def join(session):
+        if profile == "H-2":
+            return join_once(session, tmp_path)
+        # tpm2_makecredential -T none (5.4) makes unusable credentials for
+        # P-521 EKs; the verifier makes this one.
+        verifier = tj.Verifier(json.dumps({"allow": [{"ek_public_hash": info["ek_pub_hash"]}]}))
+        init = session.begin(b"")
+        challenge, response = verifier.challenge(init)
+        result = json.loads(challenge.finish(session.respond(response)))
+        assert result["ek_pub_hash"] == info["ek_pub_hash"]
+        return pb.RegisterUsingTPMMethodRequest.FromString(init).init
+
+    with tj.Session(config) as s:
+        init = join(s)
+    assert init.ek_cert == der
+    assert init_ek_key(init).curve.name == curve
+    if profile == "H-4":  # the certificate as ek_cert_file picks H-4 by its curve
+        (tmp_path / "h4.der").write_bytes(der)
+        with tj.Session(tpm.config(ek_algorithm="ecc", ek_cert_file=str(tmp_path / "h4.der"))) as s:
+            assert join(s).ek_cert == der

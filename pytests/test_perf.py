@@ -5,6 +5,7 @@ import json
 import os
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -14,11 +15,24 @@ import tpmjoin_pb2 as pb
 from tpmharness import Variant, make_challenge_tools, solution_of
 
 
+# Response codes by which the TPM asks for the same command again, which
+# ESAPI then resends: TPM_RC_RETRY (swtpm sometimes answers an ECC
+# ActivateCredential so), TPM_RC_YIELDED, TPM_RC_TESTING.
+RESENT = ("(0x00000922)", "(0x00000908)", "(0x0000090a)")
+
+
 def commands_in(pcap: Path) -> list[str]:
+    """The TPM commands in a capture, in order; a command the TPM asked to be
+    resent counts once."""
     out = subprocess.run(["tshark", "-r", str(pcap), "-V"], capture_output=True, text=True,
                          check=True).stdout
-    return [line.split("Command Code: ")[1].split(" ")[0].replace("TPM2_CC_", "")
-            for line in out.splitlines() if "Command Code:" in line]
+    commands = []
+    for line in out.splitlines():
+        if "Command Code:" in line:
+            commands.append(line.split("Command Code: ")[1].split(" ")[0].replace("TPM2_CC_", ""))
+        elif "Response rc:" in line and line.rstrip().endswith(RESENT):
+            commands.pop()
+    return commands
 
 
 def traced_join(tpm, tmp_path: Path, monkeypatch, **config):
@@ -59,6 +73,92 @@ def test_cached_ak_join_within_8_commands_and_no_key_generation(tpm, tmp_path, m
     a2 = pb.RegisterUsingTPMMethodRequest.FromString(init2).init
     assert a1.attestation_params == a2.attestation_params
     assert a1.ek_cert == a2.ek_cert and a1.ek_cert
+    tpm.assert_clean()
+
+
+# The command sequence of each kind of join, per EK: swtpm's RSA EK (L-1,
+# persistent, PolicySecret), its P-384 EK (H-3, persistent, userWithAuth: an
+# HMAC session, no PolicySecret), and a P-256 EK with a certificate (L-2,
+# PolicySecret). ECC EKs add one GetCapability(TPM_CAP_HANDLES): which ECC
+# profile has a certificate in NV.
+EK_KINDS = {
+    "rsa-L1": (Variant(), "rsa"),
+    "ecc-H3": (Variant(), "ecc"),
+    "ecc-L2": (Variant(ecc_p256_cert=True), "ecc"),
+}
+FRESH = {
+    "rsa-L1": ["ReadPublic", "NV_ReadPublic", "NV_Read", "CreatePrimary", "CertifyCreation",
+               "StartAuthSession", "PolicySecret", "ActivateCredential", "FlushContext"],
+    "ecc-H3": ["GetCapability", "ReadPublic", "NV_ReadPublic", "NV_Read", "CreatePrimary",
+               "CertifyCreation", "StartAuthSession", "ActivateCredential", "FlushContext"],
+    "ecc-L2": ["GetCapability", "ReadPublic", "NV_ReadPublic", "NV_Read", "CreatePrimary",
+               "CertifyCreation", "StartAuthSession", "PolicySecret", "ActivateCredential",
+               "FlushContext"],
+}
+# The first join with ak_cache_dir makes the AK as a child of the EK (so that
+# its private part is sealed by the EK, issue 6): TPM2_Create + TPM2_Load
+# (TPM2_CreateLoaded returns no creation data to certify), CertifyCreation,
+# and ActivateCredential. A low-range EK is policy-only (no userWithAuth),
+# and the TPM resets a policy session after every use, so each of the three
+# uses of the EK (Create, Load, ActivateCredential) needs its own
+# PolicySecret(TPM_RH_ENDORSEMENT): 12 commands for the RSA EK, above the
+# 10 of a fresh-AK join, once; every renewal after it is 7.
+FIRST_CACHED = {
+    "rsa-L1": ["ReadPublic", "StartAuthSession", "NV_ReadPublic", "NV_Read", "PolicySecret",
+               "Create", "PolicySecret", "Load", "CertifyCreation", "PolicySecret",
+               "ActivateCredential", "FlushContext"],
+    "ecc-H3": ["GetCapability", "ReadPublic", "StartAuthSession", "NV_ReadPublic", "NV_Read",
+               "Create", "Load", "CertifyCreation", "ActivateCredential", "FlushContext"],
+    "ecc-L2": ["GetCapability", "ReadPublic", "StartAuthSession", "NV_ReadPublic", "NV_Read",
+               "PolicySecret", "Create", "PolicySecret", "Load", "CertifyCreation",
+               "PolicySecret", "ActivateCredential", "FlushContext"],
+}
+# Renewals load the cached AK; the EK certificate comes from the cache, and
+# an ECC EK is found from the profile the cache entry records (no
+# GetCapability).
+RENEWAL = {
+    "rsa-L1": ["ReadPublic", "StartAuthSession", "PolicySecret", "Load", "PolicySecret",
+               "ActivateCredential", "FlushContext"],
+    "ecc-H3": ["ReadPublic", "StartAuthSession", "Load", "ActivateCredential", "FlushContext"],
+    "ecc-L2": ["ReadPublic", "StartAuthSession", "PolicySecret", "Load", "PolicySecret",
+               "ActivateCredential", "FlushContext"],
+}
+
+
+@pytest.mark.parametrize("ak_alg", ["rsa", "ecc"])
+@pytest.mark.parametrize("kind", list(EK_KINDS))
+def test_command_budgets_per_ek(make_tpm, tmp_path, monkeypatch, kind, ak_alg):
+    variant, ek_alg = EK_KINDS[kind]
+    tpm = make_tpm(variant)
+    config = {"ek_algorithm": ek_alg, "ak_algorithm": ak_alg}
+    fresh, _, _, _ = traced_join(tpm, tmp_path, monkeypatch, **config)
+    assert fresh == FRESH[kind]
+    assert len(fresh) <= 10
+    cache = str(tmp_path / "cache")
+    first, _, _, _ = traced_join(tpm, tmp_path, monkeypatch, ak_cache_dir=cache, **config)
+    assert first == FIRST_CACHED[kind]
+    for _ in range(2):
+        renewal, _, _, _ = traced_join(tpm, tmp_path, monkeypatch, ak_cache_dir=cache, **config)
+        assert renewal == RENEWAL[kind]
+        assert len(renewal) <= 8
+    tpm.assert_clean()
+
+
+def test_remembered_ecc_ek_that_is_gone_falls_back_to_probing(tpm, tmp_path, monkeypatch):
+    """The cache remembers the persistent H-3 EK. Evicted, the join probes the
+    NV range again (not the persistent handle twice) and makes the EK from
+    its template: the same key, so the cached AK still loads under it."""
+    cache = str(tmp_path / "cache")
+    _, _, _, first = traced_join(tpm, tmp_path, monkeypatch, ek_algorithm="ecc",
+                                 ak_cache_dir=cache)
+    tpm.tool("tpm2_evictcontrol", "-C", "o", "-c", "0x81010016")
+    cmds, _, _, again = traced_join(tpm, tmp_path, monkeypatch, ek_algorithm="ecc",
+                                    ak_cache_dir=cache)
+    assert cmds == ["ReadPublic", "GetCapability", "CreatePrimary", "StartAuthSession", "Load",
+                    "ActivateCredential", "FlushContext", "FlushContext"]
+    a1 = pb.RegisterUsingTPMMethodRequest.FromString(first).init
+    a2 = pb.RegisterUsingTPMMethodRequest.FromString(again).init
+    assert a1.attestation_params == a2.attestation_params and a1.ek_cert == a2.ek_cert
     tpm.assert_clean()
 
 
@@ -181,9 +281,62 @@ def test_unusable_cache_dir_never_fails_the_join(tpm, tmp_path, capfd):
     blocker.write_text("not a directory")
     _, err = join_with_cache(tpm, tmp_path, blocker, capfd)
     assert "cannot cache the AK" in err
-    open_dir = tmp_path / "open"
-    open_dir.mkdir(mode=0o777)
-    open_dir.chmod(0o777)
-    _, err = join_with_cache(tpm, tmp_path, open_dir, capfd)
-    assert "writable by others" in err
-    assert list(open_dir.iterdir()) == []
+
+
+
+def test_loose_cache_dir_we_own_is_made_private(tpm, tmp_path, capfd):
+    loose = tmp_path / "loose"
+    loose.mkdir()
+    loose.chmod(0o775)
+    first, err = join_with_cache(tpm, tmp_path, loose, capfd)
+    assert "had mode 0775; set it to 0700" in err
+    assert stat.S_IMODE(loose.stat().st_mode) == 0o700
+    assert len(list(loose.iterdir())) == 1
+    second, err = join_with_cache(tpm, tmp_path, loose, capfd)
+    assert err == ""
+    assert second.attestation_params == first.attestation_params
+
+
+def _refused(tpm, tmp_path, cache, capfd, first, needle):
+    """A join with a refused cache dir neither reads nor writes it."""
+    entry = next(cache.iterdir())
+    before = entry.read_bytes()
+    init, err = join_with_cache(tpm, tmp_path, cache, capfd)
+    assert needle in err
+    assert "ignoring the AK cache" in err and "cannot cache the AK" in err
+    assert init.attestation_params.public != first.attestation_params.public, "not read"
+    assert entry.read_bytes() == before and len(list(cache.iterdir())) == 1, "not written"
+
+
+def test_shared_or_foreign_cache_dir_is_refused_for_reading_and_writing(tpm, tmp_path, capfd):
+    cache = tmp_path / "cache"
+    first, _ = join_with_cache(tpm, tmp_path, cache, capfd)
+    # A shared sticky directory (like /tmp): never made private, never used.
+    cache.chmod(0o1777)
+    _refused(tpm, tmp_path, cache, capfd, first, "is a shared directory (mode 1777)")
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o1777
+    cache.chmod(0o700)
+    if os.geteuid() == 0:  # only root can hand a directory to another user
+        os.chown(cache, 65534, -1)
+        _refused(tpm, tmp_path, cache, capfd, first, "belongs to uid 65534")
+        os.chown(cache, 0, -1)
+    third, err = join_with_cache(tpm, tmp_path, cache, capfd)
+    assert err == "" and third.attestation_params == first.attestation_params
+    tpm.assert_clean()
+
+
+def test_stale_temp_files_are_removed(tpm, tmp_path, capfd):
+    cache = tmp_path / "cache"
+    cache.mkdir(mode=0o700)
+    name = "ak-" + "ab" * 32 + "-rsa.json"
+    stale, fresh, other = cache / f"{name}.Xa1b2c", cache / f"{name}.Yd3e4f", cache / "notes.txt"
+    for path in (stale, fresh, other):
+        path.write_text("{")
+    hour_ago = time.time() - 3600
+    for path in (stale, other):
+        os.utime(path, (hour_ago, hour_ago))
+    join_with_cache(tpm, tmp_path, cache, capfd)
+    names = {p.name for p in cache.iterdir()}
+    assert stale.name not in names, "a crashed writer's old temp file is removed"
+    assert fresh.name in names, "a temp file another writer may still rename is kept"
+    assert other.name in names, "files that are not ours are left alone"

@@ -219,9 +219,13 @@ class Swtpm:
                   "-a", "ownerread|authread|ownerwrite|no_da")
         self.tool("tpm2_nvwrite", "0x01C0000A", "-C", "o", "-i", str(path))
 
-    def issue_ek_cert(self, ek_public_key, *, serial: int, not_after=None) -> bytes:
+    def issue_ek_cert(self, ek_public_key, *, serial: int, not_after=None,
+                      extra_extensions=()) -> bytes:
         """An EK certificate for `ek_public_key` from this TPM's issuing CA,
-        shaped like a TPM maker's (empty subject, critical TCG SAN, EKU)."""
+        shaped like a TPM maker's (empty subject, critical TCG SAN, EKU), plus
+        any `extra_extensions` (non-critical x509 extension values)."""
+        if not (self.ca / "issuercert.pem").exists():
+            self._make_ca()  # swtpm_setup made none (no --create-ek-cert)
         issuer = x509.load_pem_x509_certificate((self.ca / "issuercert.pem").read_bytes())
         key = serialization.load_pem_private_key((self.ca / "signkey.pem").read_bytes(), None)
         san = x509.DirectoryName(x509.Name([
@@ -243,7 +247,35 @@ class Swtpm:
             .add_extension(x509.KeyUsage(False, False, True, False, False, False, False, False, False),
                            critical=True)
         )
+        for ext in extra_extensions:
+            builder = builder.add_extension(ext, critical=False)
         return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+
+    def _make_ca(self):
+        """A two-level CA in the files swtpm-localca would write (root
+        certificate, issuing certificate and its key)."""
+        now = datetime.datetime.now(datetime.timezone.utc)
+
+        def cert(subject, issuer, public_key, signing_key):
+            return (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer)
+                    .public_key(public_key).serial_number(x509.random_serial_number())
+                    .not_valid_before(now - datetime.timedelta(days=1))
+                    .not_valid_after(now + datetime.timedelta(days=3650))
+                    .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                    .sign(signing_key, hashes.SHA256()))
+
+        root_key = ec.generate_private_key(ec.SECP256R1())
+        issuer_key = ec.generate_private_key(ec.SECP256R1())
+        root_name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "test root CA")])
+        issuer_name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME,
+                                                    "test issuing CA")])
+        root = cert(root_name, root_name, root_key.public_key(), root_key)
+        issuer = cert(issuer_name, root_name, issuer_key.public_key(), root_key)
+        pem = serialization.Encoding.PEM
+        (self.ca / "swtpm-localca-rootca-cert.pem").write_bytes(root.public_bytes(pem))
+        (self.ca / "issuercert.pem").write_bytes(issuer.public_bytes(pem))
+        (self.ca / "signkey.pem").write_bytes(issuer_key.private_bytes(
+            pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
 
     # -- access ------------------------------------------------------------
 
@@ -266,6 +298,16 @@ class Swtpm:
         if check and proc.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd)} failed: {proc.stderr.decode()}")
         return proc.stdout.decode()
+
+    def write_nv(self, index: str, data: bytes, *, size: int | None = None,
+                 attributes: str = "ownerread|ownerwrite|policywrite|no_da"):
+        """Defines NV `index` (owner hierarchy, `size` bytes, default
+        len(data)) and writes `data` at its start."""
+        path = self.dir / f"nv-{index}.bin"
+        path.write_bytes(data)
+        self.tool("tpm2_nvdefine", index, "-C", "o", "-s", str(size or len(data)),
+                  "-a", attributes)
+        self.tool("tpm2_nvwrite", index, "-C", "o", "-i", str(path))
 
     def handles(self, kind: str) -> list[str]:
         """tpm2_getcap handles-transient / handles-loaded-session / ..."""

@@ -1,18 +1,26 @@
 #include "src/agent/ak_cache.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <fstream>
+#include <functional>
 #include <iterator>
+#include <memory>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "src/common/errors.h"
 #include "src/common/hex.h"
 #include "src/common/tpm_mu.h"
@@ -29,20 +37,40 @@ absl::Status ErrnoError(absl::string_view what, const std::string& path) {
   return InternalError(absl::StrCat(what, " \"", path, "\": ", std::strerror(errno)));
 }
 
-// Creates the directory (0700) when missing; refuses one that others may
-// write to.
-absl::Status EnsureDirectory(const std::string& dir) {
-  if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    return ErrnoError("cannot create ak_cache_dir", dir);
-  }
-  struct stat st = {};
-  if (stat(dir.c_str(), &st) != 0) return ErrnoError("cannot stat ak_cache_dir", dir);
-  if (!S_ISDIR(st.st_mode)) return InternalError(absl::StrCat("ak_cache_dir \"", dir, "\" is not a directory"));
-  if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-    return InternalError(absl::StrCat("ak_cache_dir \"", dir,
-                                      "\" is writable by others; refusing to use it (chmod 700)"));
-  }
-  return absl::OkStatus();
+// A temp file a writer left behind (crash between mkstemp and rename) is
+// removed when it is older than this; a live writer renames within
+// milliseconds.
+constexpr time_t kStaleTempAge = 10 * 60;
+
+// How many cache files RememberedEks reads at most.
+constexpr size_t kMaxRememberedFiles = 8;
+
+constexpr char kPrefix[] = "ak-";
+constexpr char kSuffix[] = ".json";
+constexpr size_t kHashHexSize = 64;
+
+// "ak-<64 hex>-<rsa|ecc>.json.XXXXXX" (mkstemp's six characters).
+bool IsTempFileName(absl::string_view name) {
+  const size_t json = name.rfind(absl::StrCat(kSuffix, "."));
+  return absl::StartsWith(name, kPrefix) && json != absl::string_view::npos &&
+         name.size() == json + std::strlen(kSuffix) + 1 + 6;
+}
+
+struct DirCloser {
+  void operator()(DIR* d) const { closedir(d); }
+};
+using DirPtr = std::unique_ptr<DIR, DirCloser>;
+
+// A cache file's contents; NOT_FOUND when there is none.
+absl::StatusOr<std::string> ReadCacheFile(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) return absl::NotFoundError(path);
+  std::string text;
+  text.resize(kMaxFileSize + 1);
+  file.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(file.gcount()));
+  if (text.size() > kMaxFileSize) return InternalError("file too large");
+  return text;
 }
 
 std::string StringField(const Json& json, const char* key) {
@@ -89,6 +117,7 @@ absl::StatusOr<CachedAk> ParseCachedAk(absl::string_view text, const std::string
   if (json.contains("ek_cert")) {
     TPMJOIN_ASSIGN_OR_RETURN(ak.ek_cert_der, HexField(json, "ek_cert"));
   }
+  ak.ek_template = StringField(json, "ek_template");
   return ak;
 }
 
@@ -97,22 +126,56 @@ void Warn(absl::string_view message) {
                message.data());
 }
 
+absl::Status AkCache::CheckDirectory(bool create) const {
+  if (create && mkdir(dir_.c_str(), 0700) != 0 && errno != EEXIST) {
+    return ErrnoError("cannot create ak_cache_dir", dir_);
+  }
+  struct stat st = {};
+  if (stat(dir_.c_str(), &st) != 0) {
+    if (errno == ENOENT && !create) return absl::NotFoundError("no ak_cache_dir yet");
+    return ErrnoError("cannot stat ak_cache_dir", dir_);
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return InternalError(absl::StrCat("ak_cache_dir \"", dir_, "\" is not a directory"));
+  }
+  if (st.st_uid != geteuid()) {
+    return InternalError(absl::StrCat("ak_cache_dir \"", dir_, "\" belongs to uid ", st.st_uid,
+                                      ", not to this process (uid ", geteuid(),
+                                      "); refusing to use it"));
+  }
+  const mode_t mode = st.st_mode & 07777;
+  if ((mode & 077) == 0) return absl::OkStatus();
+  if (mode & S_ISVTX) {
+    return InternalError(absl::StrFormat(
+        "ak_cache_dir \"%s\" is a shared directory (mode %04o); refusing to use it: point "
+        "ak_cache_dir at a private directory",
+        dir_, mode));
+  }
+  if (chmod(dir_.c_str(), 0700) != 0) {
+    return ErrnoError(absl::StrFormat("ak_cache_dir has mode %04o and cannot be set to 0700", mode),
+                      dir_);
+  }
+  Warn(absl::StrFormat("ak_cache_dir \"%s\" had mode %04o; set it to 0700", dir_, mode));
+  return absl::OkStatus();
+}
+
 std::string AkCache::PathFor(const std::string& ek_pub_hash, KeyAlgorithm algorithm) const {
   return absl::StrCat(dir_, "/ak-", ek_pub_hash, "-", KeyAlgorithmName(algorithm), ".json");
 }
 
 std::optional<CachedAk> AkCache::Lookup(const std::string& ek_pub_hash,
                                         KeyAlgorithm algorithm) const {
+  if (const absl::Status dir = CheckDirectory(/*create=*/false); !dir.ok()) {
+    if (!absl::IsNotFound(dir)) {
+      Warn(absl::StrCat("ignoring the AK cache: ", dir.message(), "; making a new AK"));
+    }
+    return std::nullopt;
+  }
   const std::string path = PathFor(ek_pub_hash, algorithm);
-  std::ifstream file(path, std::ios::binary);
-  if (!file) return std::nullopt;  // nothing cached yet
-  std::string text;
-  text.resize(kMaxFileSize + 1);
-  file.read(text.data(), static_cast<std::streamsize>(text.size()));
-  text.resize(static_cast<size_t>(file.gcount()));
-  absl::StatusOr<CachedAk> ak = text.size() > kMaxFileSize
-                                    ? absl::StatusOr<CachedAk>(InternalError("file too large"))
-                                    : ParseCachedAk(text, ek_pub_hash, algorithm);
+  absl::StatusOr<std::string> text = ReadCacheFile(path);
+  if (absl::IsNotFound(text.status())) return std::nullopt;  // nothing cached yet
+  absl::StatusOr<CachedAk> ak =
+      text.ok() ? ParseCachedAk(*text, ek_pub_hash, algorithm) : text.status();
   if (!ak.ok()) {
     Warn(absl::StrCat("ignoring the cached AK \"", path, "\": ", ak.status().message(),
                       "; making a new AK"));
@@ -123,7 +186,8 @@ std::optional<CachedAk> AkCache::Lookup(const std::string& ek_pub_hash,
 
 absl::Status AkCache::Store(const std::string& ek_pub_hash, KeyAlgorithm algorithm,
                             const CachedAk& ak) const {
-  TPMJOIN_RETURN_IF_ERROR(EnsureDirectory(dir_));
+  TPMJOIN_RETURN_IF_ERROR(CheckDirectory(/*create=*/true));
+  RemoveStaleTempFiles();
   TPMJOIN_ASSIGN_OR_RETURN(Bytes pub, Marshal(ak.public_area));
   TPMJOIN_ASSIGN_OR_RETURN(Bytes priv, Marshal(ak.private_area));
   Json json = {
@@ -137,6 +201,7 @@ absl::Status AkCache::Store(const std::string& ek_pub_hash, KeyAlgorithm algorit
       {"create_signature", HexEncode(ak.attestation.signature)},
   };
   if (ak.ek_cert_der) json["ek_cert"] = HexEncode(*ak.ek_cert_der);
+  if (!ak.ek_template.empty()) json["ek_template"] = ak.ek_template;
   const std::string text = json.dump(1);
 
   const std::string path = PathFor(ek_pub_hash, algorithm);
@@ -161,6 +226,51 @@ absl::Status AkCache::Store(const std::string& ek_pub_hash, KeyAlgorithm algorit
 
 void AkCache::Forget(const std::string& ek_pub_hash, KeyAlgorithm algorithm) const {
   unlink(PathFor(ek_pub_hash, algorithm).c_str());
+}
+
+void AkCache::RemoveStaleTempFiles() const {
+  DirPtr dir(opendir(dir_.c_str()));
+  if (!dir) return;
+  const time_t now = time(nullptr);
+  while (const dirent* entry = readdir(dir.get())) {
+    if (!IsTempFileName(entry->d_name)) continue;
+    struct stat st = {};
+    if (fstatat(dirfd(dir.get()), entry->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+        !S_ISREG(st.st_mode) || st.st_uid != geteuid() || now - st.st_mtime < kStaleTempAge) {
+      continue;
+    }
+    unlinkat(dirfd(dir.get()), entry->d_name, 0);
+  }
+}
+
+std::vector<RememberedEk> AkCache::RememberedEks(KeyAlgorithm algorithm) const {
+  if (!CheckDirectory(/*create=*/false).ok()) return {};
+  DirPtr dir(opendir(dir_.c_str()));
+  if (!dir) return {};
+  // "ak-<ek_pub_hash>-<algorithm>.json", newest first.
+  const std::string tail = absl::StrCat("-", KeyAlgorithmName(algorithm), kSuffix);
+  std::vector<std::pair<time_t, std::string>> hashes;
+  while (const dirent* entry = readdir(dir.get())) {
+    const absl::string_view name = entry->d_name;
+    if (name.size() != std::strlen(kPrefix) + kHashHexSize + tail.size() ||
+        !absl::StartsWith(name, kPrefix) || !absl::EndsWith(name, tail)) {
+      continue;
+    }
+    struct stat st = {};
+    if (fstatat(dirfd(dir.get()), entry->d_name, &st, 0) != 0 || !S_ISREG(st.st_mode)) continue;
+    hashes.emplace_back(st.st_mtime,
+                        std::string(name.substr(std::strlen(kPrefix), kHashHexSize)));
+  }
+  std::sort(hashes.begin(), hashes.end(), std::greater<>());
+  if (hashes.size() > kMaxRememberedFiles) hashes.resize(kMaxRememberedFiles);
+  std::vector<RememberedEk> out;
+  for (const auto& [mtime, hash] : hashes) {
+    auto text = ReadCacheFile(PathFor(hash, algorithm));
+    if (!text.ok()) continue;
+    auto ak = ParseCachedAk(*text, hash, algorithm);
+    if (ak.ok() && !ak->ek_template.empty()) out.push_back({ak->ek_template, hash});
+  }
+  return out;
 }
 
 }  // namespace tpmjoin::agent

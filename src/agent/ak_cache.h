@@ -4,10 +4,18 @@
 // One file per EK and AK algorithm, "ak-<ek_pub_hash>-<rsa|ecc>.json",
 // holding the AK's TPM2B_PUBLIC and TPM2B_PRIVATE (sealed by the EK: it
 // loads only under that EK), its creation data, attestation and signature,
-// and the EK certificate read when it was made. The directory is 0700, the
-// files 0600, written atomically (temp file, fsync, rename). A file that is
-// corrupt, for another EK or for another algorithm is ignored with a
-// warning, and the AK is made again.
+// the EK certificate read when it was made, and which EK profile it was
+// made under (so that a renewal finds an ECC EK without probing the TPM's
+// NV range). Files are 0600, written atomically (temp file, fsync, rename);
+// temp files a crashed writer left behind are removed once they are old. A
+// file that is corrupt, for another EK or for another algorithm is ignored
+// with a warning, and the AK is made again.
+//
+// The directory must be private: it is created 0700; an existing one that
+// this process owns with group or other permission bits is set to 0700
+// (with a warning); one owned by another user, or a shared sticky
+// directory such as /tmp, is refused (with a warning) for reading and
+// writing alike, and joins then make a fresh AK.
 #ifndef TPMJOIN_SRC_AGENT_AK_CACHE_H_
 #define TPMJOIN_SRC_AGENT_AK_CACHE_H_
 
@@ -15,11 +23,13 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "src/agent/ak.h"
 #include "src/agent/config.h"
+#include "src/agent/ek.h"
 #include "src/common/bytes.h"
 
 namespace tpmjoin::agent {
@@ -29,6 +39,7 @@ struct CachedAk {
   TPM2B_PRIVATE private_area = {};
   AkAttestation attestation;
   std::optional<Bytes> ek_cert_der;
+  std::string ek_template;  // EkProfile name ("L-1", "H-3", ...); may be empty
 };
 
 class AkCache {
@@ -47,9 +58,20 @@ class AkCache {
   // Removes the entry (after the TPM refused to load it).
   void Forget(const std::string& ek_pub_hash, KeyAlgorithm algorithm) const;
 
+  // The EKs of the cached AKs of this algorithm, newest first (at most a
+  // few; entries that cannot be read are skipped without a warning).
+  std::vector<RememberedEk> RememberedEks(KeyAlgorithm algorithm) const;
+
+  // Checks (and with `create`, makes) the directory as described above.
+  // NOT_FOUND when it does not exist and `create` is false.
+  absl::Status CheckDirectory(bool create) const;
+
   std::string PathFor(const std::string& ek_pub_hash, KeyAlgorithm algorithm) const;
 
  private:
+  // Removes "ak-*.json.XXXXXX" files older than a few minutes.
+  void RemoveStaleTempFiles() const;
+
   std::string dir_;
 };
 

@@ -7,7 +7,7 @@
 #include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
-#include "src/common/bytes.h"
+#include "src/agent/password.h"
 
 namespace tpmjoin::agent {
 
@@ -19,8 +19,8 @@ struct AgentConfig {
   std::string tcti;                     // resolved: never empty
   KeyAlgorithm ek_algorithm = KeyAlgorithm::kRsa;
   KeyAlgorithm ak_algorithm = KeyAlgorithm::kRsa;
-  SecureString endorsement_auth;
-  SecureString owner_auth;
+  Password endorsement_auth;
+  Password owner_auth;
   std::optional<std::string> ek_cert_file;
   std::optional<std::string> ak_cache_dir;
   bool parameter_encryption = true;
@@ -31,7 +31,9 @@ using GetEnvFn = const char* (*)(const char* name);
 
 // Parses config JSON (NULL, "" or "{}" give the defaults). The TCTI
 // defaults to $TPM2TOOLS_TCTI, then $TCTI, then "device:/dev/tpmrm0".
-// INVALID_ARGUMENT naming the key for unknown keys, wrong types and values.
+// INVALID_ARGUMENT naming the key for unknown keys, repeated keys, wrong
+// types and values. Password values are wiped from the parser's buffers as
+// soon as they are read, whatever the outcome.
 absl::StatusOr<AgentConfig> ParseAgentConfig(const char* json, GetEnvFn getenv_fn = nullptr);
 
 }  // namespace tpmjoin::agent

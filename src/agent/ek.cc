@@ -1,13 +1,16 @@
 #include "src/agent/ek.h"
 
+#include <algorithm>
 #include <fstream>
 #include <iterator>
 
 #include "absl/strings/str_format.h"
+#include "src/agent/ek_template.h"
 #include "src/agent/nv.h"
 #include "src/agent/tr_public.h"
 #include "src/common/ek_cert.h"
 #include "src/common/errors.h"
+#include "src/common/keys.h"
 #include "src/common/tpm_mu.h"
 
 namespace tpmjoin::agent {
@@ -64,52 +67,13 @@ absl::StatusOr<std::optional<Ek>> OpenPersistentEk(ESYS_CONTEXT* esys, const EkP
   return std::optional<Ek>(std::move(ek));
 }
 
-// TPM2_CreatePrimary in the endorsement hierarchy with the profile's
-// template, or the template / nonce provisioned in NV.
+// TPM2_CreatePrimary in the endorsement hierarchy with EkCreationTemplate.
 absl::StatusOr<Ek> CreateEk(ESYS_CONTEXT* esys, const EkProfile& profile,
                             const std::vector<TPM2_HANDLE>& nv_handles,
                             const AgentConfig& config) {
-  std::optional<Bytes> nonce;
-  std::optional<TPMT_PUBLIC> nv_template;
-  if (Contains(nv_handles, profile.template_index)) {
-    TPMJOIN_ASSIGN_OR_RETURN(auto index, OpenNvIndex(esys, profile.template_index));
-    if (index) {
-      TPMJOIN_ASSIGN_OR_RETURN(Bytes bytes,
-                               ReadNv(esys, *index, 0, index->pub.nvPublic.dataSize,
-                                      config.owner_auth));
-      auto parsed = Unmarshal<TPMT_PUBLIC>(bytes, "EK template in NV");
-      if (!parsed.ok()) return TpmError(parsed.status().message());
-      nv_template = *parsed;
-    }
-  }
-  if (Contains(nv_handles, profile.nonce_index)) {
-    TPMJOIN_ASSIGN_OR_RETURN(auto index, OpenNvIndex(esys, profile.nonce_index));
-    if (index) {
-      TPMJOIN_ASSIGN_OR_RETURN(nonce, ReadNv(esys, *index, 0, index->pub.nvPublic.dataSize,
-                                             config.owner_auth));
-    }
-  }
-  if (!nv_template && profile.make_template == nullptr) {
-    return TpmError(absl::StrFormat(
-        "the TPM has an %s EK certificate but no EK at 0x%08x, and the %s template is not "
-        "built in: provision the EK as a persistent key (e.g. tpm2_createek + "
-        "tpm2_evictcontrol)",
-        profile.name, profile.persistent_handle, profile.name));
-  }
   TPM2B_PUBLIC in_public = {};
-  in_public.publicArea =
-      nv_template ? *nv_template
-                  : profile.make_template(nonce ? std::optional<ByteSpan>(*nonce) : std::nullopt);
-  if (nv_template && nonce) {
-    // EK Credential Profile: the nonce goes into the unique field.
-    if (in_public.publicArea.type == TPM2_ALG_RSA) {
-      ToTpm2b(ByteSpan(*nonce).subspan(0, std::min<size_t>(nonce->size(), 256)),
-              &in_public.publicArea.unique.rsa);
-    } else {
-      ToTpm2b(ByteSpan(*nonce).subspan(0, std::min<size_t>(nonce->size(), 128)),
-              &in_public.publicArea.unique.ecc.x);
-    }
-  }
+  TPMJOIN_ASSIGN_OR_RETURN(in_public.publicArea,
+                           EkCreationTemplate(esys, profile, nv_handles, config.owner_auth));
   TPMJOIN_RETURN_IF_ERROR(SetAuth(esys, ESYS_TR_RH_ENDORSEMENT, config.endorsement_auth));
   TPM2B_SENSITIVE_CREATE in_sensitive = {};
   TPM2B_DATA outside_info = {};
@@ -134,18 +98,89 @@ absl::StatusOr<Ek> CreateEk(ESYS_CONTEXT* esys, const EkProfile& profile,
   return ek;
 }
 
+absl::Status Describe(Ek* ek) {
+  TPMJOIN_ASSIGN_OR_RETURN(EvpPkeyPtr key, PublicKeyFromTpmt(ek->public_area.publicArea));
+  TPMJOIN_ASSIGN_OR_RETURN(ek->identity, DescribeEkPublic(std::move(key)));
+  return absl::OkStatus();
+}
+
+// The ECC profile of an ek_cert_file: by its key's curve.
+absl::StatusOr<const EkProfile*> EccProfileOfCertificate(const Bytes& der,
+                                                         const std::string& path) {
+  TPMJOIN_ASSIGN_OR_RETURN(X509Ptr cert, ParseCertificateDer(der));
+  TPMJOIN_ASSIGN_OR_RETURN(EvpPkeyPtr key, CertificatePublicKey(cert.get()));
+  const std::string type = KeyTypeName(key.get());
+  const TPM2_ECC_CURVE curve = type == "ecc-p256"   ? TPM2_ECC_NIST_P256
+                               : type == "ecc-p384" ? TPM2_ECC_NIST_P384
+                               : type == "ecc-p521" ? TPM2_ECC_NIST_P521
+                                                    : TPM2_ECC_NONE;
+  const EkProfile* profile = EccProfileForCurve(curve);
+  if (profile == nullptr) {
+    return InvalidArgumentError(absl::StrFormat(
+        "config key \"ek_cert_file\" (\"%s\") holds a %s certificate, but ek_algorithm is "
+        "\"ecc\" (EK certificates on NIST P-256, P-384 or P-521)",
+        path, type));
+  }
+  return profile;
+}
+
+// The first remembered EK that is still the persistent EK of its profile
+// (one TPM2_ReadPublic per distinct profile tried). Profiles whose
+// persistent handle turned out empty are added to `absent`.
+absl::StatusOr<std::optional<Ek>> OpenRememberedEk(ESYS_CONTEXT* esys, KeyAlgorithm algorithm,
+                                                   absl::Span<const RememberedEk> remembered,
+                                                   std::vector<const EkProfile*>* absent) {
+  std::vector<const EkProfile*> tried;
+  for (const RememberedEk& entry : remembered) {
+    const EkProfile* profile = ProfileNamed(entry.profile_name);
+    if (profile == nullptr || profile->algorithm != algorithm ||
+        std::find(tried.begin(), tried.end(), profile) != tried.end()) {
+      continue;
+    }
+    tried.push_back(profile);
+    absl::StatusOr<std::optional<Ek>> ek = OpenPersistentEk(esys, *profile);
+    if (!ek.ok()) {
+      if (AbiCodeOf(ek.status()) == AbiCode::kTpmUnavailable) return ek.status();
+      continue;  // the usual search reports what is wrong
+    }
+    if (!*ek) {
+      absent->push_back(profile);
+      continue;
+    }
+    TPMJOIN_RETURN_IF_ERROR(Describe(&**ek));
+    for (const RememberedEk& other : remembered) {
+      if (other.profile_name == profile->name && other.ek_pub_hash == (*ek)->identity.pub_hash) {
+        return ek;
+      }
+    }
+  }
+  return std::optional<Ek>();
+}
+
 }  // namespace
 
-absl::StatusOr<Ek> LoadEk(TpmConnection& tpm, const AgentConfig& config) {
+absl::StatusOr<Ek> LoadEk(TpmConnection& tpm, const AgentConfig& config,
+                          absl::Span<const RememberedEk> remembered) {
   ESYS_CONTEXT* esys = tpm.esys();
-  // Which profile: RSA is always L-1. For ECC, the certificate decides, so
-  // list the EK NV range once instead of probing index by index.
+  // Which profile: RSA is always L-1. For ECC, the certificate decides: the
+  // file's curve, else the NV range, listed once instead of probing index
+  // by index (unless an earlier join's EK is still there).
   const EkProfile* profile = &RsaLowProfile();
+  std::optional<Bytes> file_cert;
   std::optional<std::vector<TPM2_HANDLE>> nv_handles;
+  std::vector<const EkProfile*> no_persistent_ek;  // known without asking again
   if (config.ek_algorithm == KeyAlgorithm::kEcc) {
-    TPMJOIN_ASSIGN_OR_RETURN(nv_handles, ListHandles(esys, kEkNvFirst, kEkNvCount));
-    profile = &EccLowProfile();
-    if (!config.ek_cert_file) {
+    if (config.ek_cert_file) {
+      TPMJOIN_ASSIGN_OR_RETURN(file_cert, ReadCertFile(*config.ek_cert_file));
+      TPMJOIN_ASSIGN_OR_RETURN(profile,
+                               EccProfileOfCertificate(*file_cert, *config.ek_cert_file));
+    } else {
+      TPMJOIN_ASSIGN_OR_RETURN(
+          std::optional<Ek> known,
+          OpenRememberedEk(esys, KeyAlgorithm::kEcc, remembered, &no_persistent_ek));
+      if (known) return *std::move(known);
+      TPMJOIN_ASSIGN_OR_RETURN(nv_handles, ListHandles(esys, kEkNvFirst, kEkNvCount));
+      profile = &EccLowProfile();
       for (const EkProfile& candidate : EccProfiles()) {
         if (Contains(*nv_handles, candidate.cert_index)) {
           profile = &candidate;
@@ -155,26 +190,35 @@ absl::StatusOr<Ek> LoadEk(TpmConnection& tpm, const AgentConfig& config) {
     }
   }
 
-  TPMJOIN_ASSIGN_OR_RETURN(std::optional<Ek> persistent, OpenPersistentEk(esys, *profile));
+  std::optional<Ek> persistent;
+  if (std::find(no_persistent_ek.begin(), no_persistent_ek.end(), profile) ==
+      no_persistent_ek.end()) {
+    TPMJOIN_ASSIGN_OR_RETURN(persistent, OpenPersistentEk(esys, *profile));
+  }
   Ek ek;
   if (persistent) {
     ek = std::move(*persistent);
   } else {
-    if (!nv_handles) {
+    // Only the low range has an EK template and nonce in NV to look for.
+    if (!nv_handles && profile->template_index != 0) {
       TPMJOIN_ASSIGN_OR_RETURN(nv_handles, ListHandles(esys, kEkNvFirst, kEkNvCount));
     }
-    TPMJOIN_ASSIGN_OR_RETURN(ek, CreateEk(esys, *profile, *nv_handles, config));
+    TPMJOIN_ASSIGN_OR_RETURN(
+        ek, CreateEk(esys, *profile, nv_handles ? *nv_handles : std::vector<TPM2_HANDLE>(),
+                     config));
   }
-  TPMJOIN_ASSIGN_OR_RETURN(EvpPkeyPtr key, PublicKeyFromTpmt(ek.public_area.publicArea));
-  TPMJOIN_ASSIGN_OR_RETURN(ek.identity, DescribeEkPublic(std::move(key)));
+  TPMJOIN_RETURN_IF_ERROR(Describe(&ek));
   ek.nv_handles = std::move(nv_handles);
+  ek.cert_der = std::move(file_cert);
   return ek;
 }
 
 absl::Status ReadEkCertificate(TpmConnection& tpm, const AgentConfig& config, Ek* ek) {
   const EkProfile& profile = *ek->profile;
   if (config.ek_cert_file) {
-    TPMJOIN_ASSIGN_OR_RETURN(ek->cert_der, ReadCertFile(*config.ek_cert_file));
+    if (!ek->cert_der) {
+      TPMJOIN_ASSIGN_OR_RETURN(ek->cert_der, ReadCertFile(*config.ek_cert_file));
+    }
   } else if (!ek->nv_handles || Contains(*ek->nv_handles, profile.cert_index)) {
     TPMJOIN_ASSIGN_OR_RETURN(auto index, OpenNvIndex(tpm.esys(), profile.cert_index));
     if (index) {

@@ -3,6 +3,7 @@
 #define TPMJOIN_SRC_AGENT_EK_H_
 
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -32,19 +33,34 @@ struct Ek {
   }
 };
 
+// An EK an earlier join chose (recorded in the AK cache): its profile and
+// the SHA-256 of its PKIX DER.
+struct RememberedEk {
+  std::string profile_name;
+  std::string ek_pub_hash;
+};
+
 // Finds the EK the config asks for (REFERENCE.md section 4), without its
 // certificate:
 //  - rsa: L-1 at 0x81010001 when persistent, else CreatePrimary with the
 //    L-1 template (honouring an EK nonce/template in NV); certificate from
 //    NV 0x01C00002 when present.
-//  - ecc: the first ECC profile with a certificate in NV (L-2, H-2, H-3,
-//    H-4), its persistent EK or one made with its template; without any
-//    ECC certificate, the L-2 EK.
-absl::StatusOr<Ek> LoadEk(TpmConnection& tpm, const AgentConfig& config);
+//  - ecc with ek_cert_file: the profile of the certificate's curve (P-256:
+//    L-2, P-384: H-3, P-521: H-4).
+//  - ecc otherwise: a persistent EK in `remembered` that is still there
+//    (no probing of the NV range), else the first ECC profile with a
+//    certificate in NV (L-2, H-2, H-3, H-4); without any ECC certificate,
+//    the L-2 EK.
+// The EK is the persistent one of its profile, or one made by CreatePrimary
+// with the profile's template (L-1 and L-2: the template and/or nonce in NV
+// when provisioned).
+absl::StatusOr<Ek> LoadEk(TpmConnection& tpm, const AgentConfig& config,
+                          absl::Span<const RememberedEk> remembered = {});
 
-// Sets ek->cert_der from config.ek_cert_file, else from the profile's NV
-// index (left empty when the TPM has none). A certificate whose key is not
-// the EK's is an error.
+// Sets ek->cert_der from config.ek_cert_file (unless LoadEk already read
+// it), else from the profile's NV index (left empty when the TPM has none).
+// A certificate whose key is not the EK's is an error (INVALID_ARGUMENT for
+// the file, TPM for NV).
 absl::Status ReadEkCertificate(TpmConnection& tpm, const AgentConfig& config, Ek* ek);
 
 }  // namespace tpmjoin::agent

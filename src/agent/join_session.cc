@@ -4,24 +4,13 @@
 #include "absl/strings/str_cat.h"
 #include "src/agent/activate.h"
 #include "src/agent/challenge.h"
+#include "src/agent/secret_message.h"
 #include "src/common/errors.h"
 
 namespace tpmjoin::agent {
 namespace {
 
 namespace wire = ::tpmjoin::v1;
-
-// Serializes into wiped memory, then wipes the message's own copy of the
-// solution.
-absl::StatusOr<SecureBytes> SerializeSecret(wire::RegisterUsingTPMMethodRequest& message) {
-  SecureBytes out(message.ByteSizeLong());
-  if (!message.SerializeToArray(out.data(), static_cast<int>(out.size()))) {
-    return InternalError("cannot serialize RegisterUsingTPMMethodRequest");
-  }
-  std::string* solution = message.mutable_challenge_response()->mutable_solution();
-  OPENSSL_cleanse(solution->data(), solution->size());
-  return out;
-}
 
 }  // namespace
 
@@ -122,7 +111,8 @@ absl::StatusOr<JoinSession::PendingJoin> JoinSession::CachedAkJoin() {
   TPMJOIN_ASSIGN_OR_RETURN(
       StorableAk made,
       Annotate(CreateChildAk(esys, *ek_, session, auth, config_.ak_algorithm), "creating the AK"));
-  CachedAk entry{made.public_area, made.private_area, made.ak.attestation, ek_->cert_der};
+  CachedAk entry{made.public_area, made.private_area, made.ak.attestation, ek_->cert_der,
+                 ek_->profile->name};
   if (const absl::Status stored = cache_->Store(ek_hash, config_.ak_algorithm, entry);
       !stored.ok()) {
     Warn(absl::StrCat("cannot cache the AK: ", stored.message()));
@@ -132,7 +122,13 @@ absl::StatusOr<JoinSession::PendingJoin> JoinSession::CachedAkJoin() {
 
 absl::StatusOr<Bytes> JoinSession::BeginJoin(ByteSpan join_request) {
   if (!ek_) {
-    TPMJOIN_ASSIGN_OR_RETURN(Ek ek, Annotate(LoadEk(*tpm_, config_), "reading the EK"));
+    // With an AK cache, the EK an earlier join chose spares probing for it.
+    std::vector<RememberedEk> remembered;
+    if (cache_ && config_.ek_algorithm == KeyAlgorithm::kEcc && !config_.ek_cert_file) {
+      remembered = cache_->RememberedEks(config_.ak_algorithm);
+    }
+    TPMJOIN_ASSIGN_OR_RETURN(Ek ek,
+                             Annotate(LoadEk(*tpm_, config_, remembered), "reading the EK"));
     ek_ = std::move(ek);
   }
   TPMJOIN_ASSIGN_OR_RETURN(PendingJoin join, cache_ ? CachedAkJoin() : PrimaryAkJoin());
