@@ -64,8 +64,10 @@ typedef enum {
   /* The TPM rejected a command (the message names the command and decodes
    * the response code). */
   TPMJOIN_ERR_TPM = 3,
-  /* The TPM cannot be reached: the TCTI cannot connect, or the connection
-   * was lost. */
+  /* The TPM cannot be reached: the TCTI cannot connect, the connection
+   * was lost, or it can no longer be used (a TPM response failed its
+   * integrity check, so something on the way altered it). The session
+   * stays in this state: close it and open a new one. */
   TPMJOIN_ERR_TPM_UNAVAILABLE = 4,
   /* The call is out of order (e.g. join_begin while a join is pending,
    * join_respond with none pending, finishing a challenge twice). */

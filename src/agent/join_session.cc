@@ -27,8 +27,8 @@ absl::StatusOr<std::unique_ptr<JoinSession>> JoinSession::Open(AgentConfig confi
 absl::Status JoinSession::CheckConnection() const {
   if (connection_lost_) {
     return TpmUnavailableError(
-        "the connection to the TPM was lost earlier in this session: close it and open a new "
-        "one");
+        "the connection to the TPM was lost (or became unusable) earlier in this session: "
+        "close it and open a new one");
   }
   return absl::OkStatus();
 }
@@ -57,7 +57,12 @@ absl::StatusOr<SecureBytes> JoinSession::Respond(ByteSpan challenge) {
   pending_.reset();
   if (!pending) return StateError("no join is pending: call tpmjoin_join_begin first");
   TPMJOIN_RETURN_IF_ERROR(CheckConnection());
-  return Track(AnswerChallenge(*pending, challenge));
+  absl::StatusOr<SecureBytes> answer = Track(AnswerChallenge(*pending, challenge));
+  // Flush the AK here rather than on return, to notice a connection that
+  // goes away under the flush: the answer stands, but the session is done.
+  const TSS2_RC flushed = pending->ak.handle.Flush();
+  if (IsConnectionLost(flushed) || IsContextUnusable(flushed)) connection_lost_ = true;
+  return answer;
 }
 
 absl::Status JoinSession::EnsureEkCertificate() {

@@ -50,8 +50,9 @@ class JoinSession {
   absl::Status EnsureEkCertificate();
   absl::StatusOr<SecureBytes> AnswerChallenge(PendingJoin& pending, ByteSpan challenge);
 
-  // Once the connection is lost, ESAPI's context is unusable: every later
-  // call fails the same way instead of with ESAPI's sequence errors.
+  // Once the connection is lost (or ESAPI's context is unusable after a
+  // response failed its checks), every later call fails the same way
+  // instead of with ESAPI's sequence errors.
   absl::Status CheckConnection() const;
   template <typename T>
   T Track(T result);

@@ -1,6 +1,7 @@
 #include "src/agent/tss.h"
 
 #include <tss2/tss2_rc.h>
+#include <tss2/tss2_sys.h>
 
 #include <cstring>
 
@@ -66,12 +67,29 @@ bool IsHandleMissing(TSS2_RC rc) {
   return Format1Error(rc) == TPM2_RC_HANDLE;
 }
 
+bool IsContextUnusable(TSS2_RC rc) {
+  return rc == TSS2_ESYS_RC_RSP_AUTH_FAILED || rc == TSS2_ESYS_RC_BAD_SEQUENCE;
+}
+
 absl::Status TssError(absl::string_view command, TSS2_RC rc) {
   const std::string decoded = Tss2_RC_Decode(rc);
   if (IsConnectionLost(rc)) {
     return TpmUnavailableError(absl::StrFormat(
         "%s: lost the connection to the TPM (%s, 0x%x); check that the TPM (or swtpm) is "
         "running and reachable through the configured TCTI",
+        command, decoded, rc));
+  }
+  if (rc == TSS2_ESYS_RC_RSP_AUTH_FAILED) {
+    return TpmUnavailableError(absl::StrFormat(
+        "%s: the TPM's response failed its integrity check (%s, 0x%x): something between "
+        "this process and the TPM altered it. The connection can no longer be used: close "
+        "the session and open a new one",
+        command, decoded, rc));
+  }
+  if (rc == TSS2_ESYS_RC_BAD_SEQUENCE) {
+    return TpmUnavailableError(absl::StrFormat(
+        "%s: ESAPI refuses further commands after an earlier failure on this connection "
+        "(%s, 0x%x): close the session and open a new one",
         command, decoded, rc));
   }
   return TpmError(absl::StrFormat("%s failed: %s (0x%x).%s", command, decoded, rc, Hint(rc)));
@@ -107,17 +125,41 @@ TpmConnection::~TpmConnection() {
   Tss2_TctiLdr_Finalize(&tcti_);
 }
 
-void TpmHandle::Reset() {
-  if (tr_ == ESYS_TR_NONE || esys_ == nullptr) return;
+namespace {
+
+// TPM2_FlushContext of `tr`'s TPM handle through the SAPI context under
+// ESAPI, for when ESAPI itself refuses commands. SAPI completed the last
+// exchange when only ESAPI's own response checks failed, so it can still
+// send one.
+TSS2_RC FlushThroughSapi(ESYS_CONTEXT* esys, ESYS_TR tr) {
+  TPM2_HANDLE handle = 0;
+  TSS2_SYS_CONTEXT* sys = nullptr;
+  TSS2_RC rc = Esys_TR_GetTpmHandle(esys, tr, &handle);
+  if (rc == TSS2_RC_SUCCESS) rc = Esys_GetSysContext(esys, &sys);
+  if (rc != TSS2_RC_SUCCESS) return rc;
+  return WithRetry([&] { return Tss2_Sys_FlushContext(sys, handle); });
+}
+
+}  // namespace
+
+TSS2_RC TpmHandle::Flush() {
+  if (tr_ == ESYS_TR_NONE || esys_ == nullptr) return TSS2_RC_SUCCESS;
+  TSS2_RC rc = TSS2_RC_SUCCESS;
+  bool esys_forgot = false;  // a successful Esys_FlushContext drops the metadata
   if (kind_ == Kind::kFlush) {
-    const TSS2_RC rc = WithRetry([&] { return Esys_FlushContext(esys_, tr_); });
-    // When the flush fails (connection lost) ESAPI still holds the
-    // metadata; release it so nothing leaks on our side.
-    if (rc != TSS2_RC_SUCCESS) Esys_TR_Close(esys_, &tr_);
-  } else {
-    Esys_TR_Close(esys_, &tr_);
+    rc = WithRetry([&] { return Esys_FlushContext(esys_, tr_); });
+    esys_forgot = rc == TSS2_RC_SUCCESS;
+    if (rc == TSS2_ESYS_RC_BAD_SEQUENCE) {
+      const TSS2_RC raw = FlushThroughSapi(esys_, tr_);
+      // A session the TPM already closed is gone either way.
+      if (raw == TSS2_RC_SUCCESS || IsHandleMissing(raw)) rc = TSS2_RC_SUCCESS;
+    }
   }
+  // Otherwise ESAPI still holds the metadata: release it so nothing leaks on
+  // our side.
+  if (!esys_forgot) Esys_TR_Close(esys_, &tr_);
   tr_ = ESYS_TR_NONE;
+  return rc;
 }
 
 absl::Status SetAuth(ESYS_CONTEXT* esys, ESYS_TR tr, absl::string_view auth) {

@@ -50,9 +50,16 @@ bool IsConnectionLost(TSS2_RC rc);
 // The handle does not exist in the TPM (TPM_RC_HANDLE on a handle).
 bool IsHandleMissing(TSS2_RC rc);
 
-// `command` failed with `rc`: TPM_UNAVAILABLE for connection errors, else
-// TPM with the decoded response code and, for lockout and authorization
-// failures, what to do about them.
+// ESAPI will refuse every later command on this context: a response failed
+// its integrity check (TSS2_ESYS_RC_RSP_AUTH_FAILED), or an earlier failure
+// already left it so (TSS2_ESYS_RC_BAD_SEQUENCE). Any non-TPM error after a
+// command was sent does that to an ESAPI 3.x context.
+bool IsContextUnusable(TSS2_RC rc);
+
+// `command` failed with `rc`: TPM_UNAVAILABLE for connection errors and
+// for a context ESAPI will no longer use, else TPM with the decoded
+// response code and, for lockout and authorization failures, what to do
+// about them.
 absl::Status TssError(absl::string_view command, TSS2_RC rc);
 
 // Runs `call` (returning TSS2_RC) again while the TPM answers RETRY,
@@ -123,8 +130,13 @@ class TpmHandle {
   // already closed (used without continueSession).
   void Forget() { tr_ = ESYS_TR_NONE; }
 
-  // Flushes (or closes) now.
-  void Reset();
+  // Flushes (or closes) now. When ESAPI refuses (its context is unusable
+  // after an earlier failure), flushes the TPM handle through ESAPI's SAPI
+  // context instead, so the object does not stay loaded in a TPM without a
+  // resource manager. Returns the flush's response code (success for
+  // handles that are only closed).
+  TSS2_RC Flush();
+  void Reset() { (void)Flush(); }
 
  private:
   ESYS_CONTEXT* esys_ = nullptr;

@@ -17,6 +17,23 @@ TEST(TssError, ConnectionErrorsAreTpmUnavailable) {
   }
 }
 
+TEST(TssError, ResponsesThatFailTheirChecksMakeTheConnectionUnusable) {
+  // After either, ESAPI 3.x refuses every later command on the context.
+  for (TSS2_RC rc : {TSS2_ESYS_RC_RSP_AUTH_FAILED, TSS2_ESYS_RC_BAD_SEQUENCE}) {
+    EXPECT_TRUE(IsContextUnusable(rc)) << std::hex << rc;
+    const absl::Status s = TssError("TPM2_ActivateCredential", rc);
+    EXPECT_EQ(AbiCodeOf(s), AbiCode::kTpmUnavailable) << s;
+    EXPECT_NE(s.message().find("close the session and open a new one"), absl::string_view::npos)
+        << s;
+  }
+  EXPECT_NE(TssError("TPM2_X", TSS2_ESYS_RC_RSP_AUTH_FAILED).message().find("integrity check"),
+            absl::string_view::npos);
+  // Argument errors ESAPI finds before sending leave the context usable.
+  for (TSS2_RC rc : {TSS2_ESYS_RC_BAD_VALUE, TSS2_ESYS_RC_BAD_REFERENCE, 0x1dfu}) {
+    EXPECT_FALSE(IsContextUnusable(rc)) << std::hex << rc;
+  }
+}
+
 TEST(TssError, TpmResponseCodesAreTpmErrorsWithDecodedText) {
   const absl::Status s = TssError("TPM2_ActivateCredential", 0x1df);  // integrity, param 1
   EXPECT_EQ(AbiCodeOf(s), AbiCode::kTpm);
