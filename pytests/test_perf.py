@@ -12,27 +12,7 @@ import pytest
 
 import _tpmjoin as tj
 import tpmjoin_pb2 as pb
-from tpmharness import Variant, make_challenge_tools, solution_of
-
-
-# Response codes by which the TPM asks for the same command again, which
-# ESAPI then resends: TPM_RC_RETRY (swtpm sometimes answers an ECC
-# ActivateCredential so), TPM_RC_YIELDED, TPM_RC_TESTING.
-RESENT = ("(0x00000922)", "(0x00000908)", "(0x0000090a)")
-
-
-def commands_in(pcap: Path) -> list[str]:
-    """The TPM commands in a capture, in order; a command the TPM asked to be
-    resent counts once."""
-    out = subprocess.run(["tshark", "-r", str(pcap), "-V"], capture_output=True, text=True,
-                         check=True).stdout
-    commands = []
-    for line in out.splitlines():
-        if "Command Code:" in line:
-            commands.append(line.split("Command Code: ")[1].split(" ")[0].replace("TPM2_CC_", ""))
-        elif "Response rc:" in line and line.rstrip().endswith(RESENT):
-            commands.pop()
-    return commands
+from tpmharness import Variant, commands_in, make_challenge_tools, solution_of
 
 
 def traced_join(tpm, tmp_path: Path, monkeypatch, **config):
