@@ -32,8 +32,8 @@ using GetEnvFn = const char* (*)(const char* name);
 // Parses config JSON (NULL, "" or "{}" give the defaults). The TCTI
 // defaults to $TPM2TOOLS_TCTI, then $TCTI, then "device:/dev/tpmrm0".
 // INVALID_ARGUMENT naming the key for unknown keys, repeated keys, wrong
-// types and values. Password values are wiped from the parser's buffers as
-// soon as they are read, whatever the outcome.
+// types and values. Password values are decoded straight into Passwords
+// (config_json.h): no other buffer of ours holds them, whatever the outcome.
 absl::StatusOr<AgentConfig> ParseAgentConfig(const char* json, GetEnvFn getenv_fn = nullptr);
 
 }  // namespace tpmjoin::agent
