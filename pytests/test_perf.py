@@ -1,6 +1,7 @@
 """TPM command budgets (counted with tpm2-tss' pcap TCTI and tshark),
 parameter encryption, and the AK cache (ak_cache_dir)."""
 
+import hashlib
 import json
 import os
 import stat
@@ -9,6 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 import _tpmjoin as tj
 import tpmjoin_pb2 as pb
@@ -267,14 +270,56 @@ def test_unusable_cache_dir_never_fails_the_join(tpm, tmp_path, capfd):
 def test_loose_cache_dir_we_own_is_made_private(tpm, tmp_path, capfd):
     loose = tmp_path / "loose"
     loose.mkdir()
-    loose.chmod(0o775)
+    loose.chmod(0o755)  # readable by others only: what it holds can still be trusted
     first, err = join_with_cache(tpm, tmp_path, loose, capfd)
-    assert "had mode 0775; set it to 0700" in err
+    assert "had mode 0755; set it to 0700" in err
     assert stat.S_IMODE(loose.stat().st_mode) == 0o700
     assert len(list(loose.iterdir())) == 1
     second, err = join_with_cache(tpm, tmp_path, loose, capfd)
     assert err == ""
     assert second.attestation_params == first.attestation_params
+
+
+def test_cache_dir_others_could_write_is_cleared(tpm, tmp_path, capfd):
+    """Whatever sat in a directory others could write to may have been
+    planted: it is removed, never loaded."""
+    cache = tmp_path / "shared-by-mistake"
+    first, _ = join_with_cache(tpm, tmp_path, cache, capfd)
+    cache.chmod(0o777)
+    (cache / f"ak-{'0' * 64}-ecc.json").write_text("{}")  # planted for later
+    second, err = join_with_cache(tpm, tmp_path, cache, capfd)
+    assert "writable by others; set it to 0700 and removed the 2 cache files" in err
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o700
+    assert second.attestation_params != first.attestation_params, "a new AK, not the old file"
+    assert [f.name for f in cache.iterdir()] == [f"ak-{ek_hash(first)}-rsa.json"]
+    tpm.assert_clean()
+
+
+def ek_hash(init) -> str:
+    return hashlib.sha256(x509.load_der_x509_certificate(init.ek_cert).public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).hexdigest()
+
+
+@pytest.mark.parametrize("kind", ["symlink", "writable by others", "another owner"])
+def test_cache_file_anyone_else_could_have_written_is_not_read(tpm, tmp_path, capfd, kind):
+    cache = tmp_path / "cache"
+    first, _ = join_with_cache(tpm, tmp_path, cache, capfd)
+    path = cache / f"ak-{ek_hash(first)}-rsa.json"
+    if kind == "symlink":
+        target = tmp_path / "elsewhere.json"
+        path.rename(target)
+        path.symlink_to(target)
+    elif kind == "writable by others":
+        path.chmod(0o666)
+    else:
+        os.chown(path, 65534, -1)  # the runs are root
+    second, err = join_with_cache(tpm, tmp_path, cache, capfd)
+    assert f'ignoring the cached AK "{path}"' in err
+    assert second.attestation_params != first.attestation_params
+    assert path.is_file() and not path.is_symlink()
+    third, err = join_with_cache(tpm, tmp_path, cache, capfd)
+    assert err == "" and third.attestation_params == second.attestation_params
+    tpm.assert_clean()
 
 
 def _refused(tpm, tmp_path, cache, capfd, first, needle):

@@ -10,7 +10,6 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
-#include <fstream>
 #include <functional>
 #include <iterator>
 #include <memory>
@@ -61,15 +60,44 @@ struct DirCloser {
 };
 using DirPtr = std::unique_ptr<DIR, DirCloser>;
 
-// A cache file's contents; NOT_FOUND when there is none.
+// "ak-....json" or one of its temp files.
+bool IsCacheFileName(absl::string_view name) {
+  return absl::StartsWith(name, kPrefix) && (absl::EndsWith(name, kSuffix) || IsTempFileName(name));
+}
+
+struct FdCloser {
+  explicit FdCloser(int fd) : fd(fd) {}
+  ~FdCloser() {
+    if (fd >= 0) close(fd);
+  }
+  int fd;
+};
+
+// A cache file's contents; NOT_FOUND when there is none. Only a regular
+// file (not a symlink) that this process owns and nobody else may write is
+// read.
 absl::StatusOr<std::string> ReadCacheFile(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) return absl::NotFoundError(path);
-  std::string text;
-  text.resize(kMaxFileSize + 1);
-  file.read(text.data(), static_cast<std::streamsize>(text.size()));
-  text.resize(static_cast<size_t>(file.gcount()));
-  if (text.size() > kMaxFileSize) return InternalError("file too large");
+  const FdCloser file(open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (file.fd < 0) {
+    if (errno == ENOENT) return absl::NotFoundError(path);
+    return ErrnoError("cannot open", path);
+  }
+  struct stat st = {};
+  if (fstat(file.fd, &st) != 0) return ErrnoError("cannot stat", path);
+  if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022) != 0) {
+    return InternalError(absl::StrFormat(
+        "not a regular file of this process's user that only it may write (uid %d, mode %04o)",
+        st.st_uid, st.st_mode & 07777));
+  }
+  if (st.st_size > static_cast<off_t>(kMaxFileSize)) return InternalError("file too large");
+  std::string text(static_cast<size_t>(st.st_size), '\0');
+  size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = read(file.fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return ErrnoError("cannot read", path);
+    done += static_cast<size_t>(n);
+  }
   return text;
 }
 
@@ -155,7 +183,15 @@ absl::Status AkCache::CheckDirectory(bool create) const {
     return ErrnoError(absl::StrFormat("ak_cache_dir has mode %04o and cannot be set to 0700", mode),
                       dir_);
   }
-  Warn(absl::StrFormat("ak_cache_dir \"%s\" had mode %04o; set it to 0700", dir_, mode));
+  if ((mode & 022) == 0) {
+    Warn(absl::StrFormat("ak_cache_dir \"%s\" had mode %04o; set it to 0700", dir_, mode));
+    return absl::OkStatus();
+  }
+  // Others could write to it: anything in it may have been planted.
+  Warn(absl::StrFormat(
+      "ak_cache_dir \"%s\" had mode %04o, writable by others; set it to 0700 and removed the "
+      "%d cache files in it, which anyone could have planted",
+      dir_, mode, RemoveCacheFiles(/*stale_temp_files_only=*/false)));
   return absl::OkStatus();
 }
 
@@ -187,7 +223,7 @@ std::optional<CachedAk> AkCache::Lookup(const std::string& ek_pub_hash,
 absl::Status AkCache::Store(const std::string& ek_pub_hash, KeyAlgorithm algorithm,
                             const CachedAk& ak) const {
   TPMJOIN_RETURN_IF_ERROR(CheckDirectory(/*create=*/true));
-  RemoveStaleTempFiles();
+  RemoveCacheFiles(/*stale_temp_files_only=*/true);
   TPMJOIN_ASSIGN_OR_RETURN(Bytes pub, Marshal(ak.public_area));
   TPMJOIN_ASSIGN_OR_RETURN(Bytes priv, Marshal(ak.private_area));
   Json json = {
@@ -228,19 +264,28 @@ void AkCache::Forget(const std::string& ek_pub_hash, KeyAlgorithm algorithm) con
   unlink(PathFor(ek_pub_hash, algorithm).c_str());
 }
 
-void AkCache::RemoveStaleTempFiles() const {
+int AkCache::RemoveCacheFiles(bool stale_temp_files_only) const {
   DirPtr dir(opendir(dir_.c_str()));
-  if (!dir) return;
+  if (!dir) return 0;
   const time_t now = time(nullptr);
+  int removed = 0;
   while (const dirent* entry = readdir(dir.get())) {
-    if (!IsTempFileName(entry->d_name)) continue;
-    struct stat st = {};
-    if (fstatat(dirfd(dir.get()), entry->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-        !S_ISREG(st.st_mode) || st.st_uid != geteuid() || now - st.st_mtime < kStaleTempAge) {
+    if (stale_temp_files_only ? !IsTempFileName(entry->d_name)
+                              : !IsCacheFileName(entry->d_name)) {
       continue;
     }
-    unlinkat(dirfd(dir.get()), entry->d_name, 0);
+    struct stat st = {};
+    if (fstatat(dirfd(dir.get()), entry->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+        S_ISDIR(st.st_mode)) {
+      continue;
+    }
+    if (stale_temp_files_only &&
+        (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || now - st.st_mtime < kStaleTempAge)) {
+      continue;
+    }
+    if (unlinkat(dirfd(dir.get()), entry->d_name, 0) == 0) ++removed;
   }
+  return removed;
 }
 
 std::vector<RememberedEk> AkCache::RememberedEks(KeyAlgorithm algorithm) const {
@@ -257,7 +302,10 @@ std::vector<RememberedEk> AkCache::RememberedEks(KeyAlgorithm algorithm) const {
       continue;
     }
     struct stat st = {};
-    if (fstatat(dirfd(dir.get()), entry->d_name, &st, 0) != 0 || !S_ISREG(st.st_mode)) continue;
+    if (fstatat(dirfd(dir.get()), entry->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+        !S_ISREG(st.st_mode)) {
+      continue;
+    }
     hashes.emplace_back(st.st_mtime,
                         std::string(name.substr(std::strlen(kPrefix), kHashHexSize)));
   }

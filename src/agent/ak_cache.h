@@ -13,9 +13,12 @@
 //
 // The directory must be private: it is created 0700; an existing one that
 // this process owns with group or other permission bits is set to 0700
-// (with a warning); one owned by another user, or a shared sticky
-// directory such as /tmp, is refused (with a warning) for reading and
-// writing alike, and joins then make a fresh AK.
+// (with a warning), and when others could write to it, the cache files in
+// it are removed (anyone could have planted them); one owned by another
+// user, or a shared sticky directory such as /tmp, is refused (with a
+// warning) for reading and writing alike, and joins then make a fresh AK.
+// Only regular files (no symlinks) of this process's user that nobody else
+// may write are read.
 #ifndef TPMJOIN_SRC_AGENT_AK_CACHE_H_
 #define TPMJOIN_SRC_AGENT_AK_CACHE_H_
 
@@ -69,8 +72,9 @@ class AkCache {
   std::string PathFor(const std::string& ek_pub_hash, KeyAlgorithm algorithm) const;
 
  private:
-  // Removes "ak-*.json.XXXXXX" files older than a few minutes.
-  void RemoveStaleTempFiles() const;
+  // Removes "ak-*.json.XXXXXX" files of ours older than a few minutes, or
+  // (stale_temp_files_only false) every cache file. Returns how many.
+  int RemoveCacheFiles(bool stale_temp_files_only) const;
 
   std::string dir_;
 };

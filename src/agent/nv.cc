@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_format.h"
 #include "src/agent/tr_public.h"
+#include "src/common/der.h"
 #include "src/common/ek_cert.h"
 #include "src/common/errors.h"
 
@@ -29,17 +30,6 @@ absl::StatusOr<size_t> NvBufferMax(ESYS_CONTEXT* esys) {
     return TpmError("TPM2_GetCapability did not report TPM_PT_NV_BUFFER_MAX");
   }
   return props.tpmProperty[0].value;
-}
-
-// Total length of the DER element at the start of `data` (0 if unknown).
-size_t DerLength(ByteSpan data) {
-  if (data.size() < 2 || data[0] != 0x30) return 0;
-  if (data[1] < 0x80) return 2 + data[1];
-  const size_t n = data[1] & 0x7f;
-  if (n == 0 || n > 3 || data.size() < 2 + n) return 0;
-  size_t len = 0;
-  for (size_t i = 0; i < n; ++i) len = len << 8 | data[2 + i];
-  return 2 + n + len;
 }
 
 }  // namespace
@@ -140,7 +130,9 @@ absl::StatusOr<Bytes> ReadNvCertificate(ESYS_CONTEXT* esys, const NvIndex& index
   // A TCG PC Client header (7 bytes) may precede the DER.
   const size_t header =
       (contents.size() > 7 && contents[0] == 0x10 && contents[1] == 0x01) ? 7 : 0;
-  const size_t der_length = DerLength(ByteSpan(contents).subspan(header));
+  const ByteSpan cert = ByteSpan(contents).subspan(header);
+  const size_t der_length =
+      !cert.empty() && cert[0] == der::kSequence ? der::ElementLength(cert) : 0;
   const size_t needed = der_length == 0 ? index_size : std::min(index_size, header + der_length);
   if (needed > contents.size()) {
     TPMJOIN_ASSIGN_OR_RETURN(
