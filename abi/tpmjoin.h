@@ -115,12 +115,16 @@ typedef struct tpmjoin_session tpmjoin_session;
  *                      0x01C00016), H-4 (P-521, 0x01C00018); with
  *                      "ek_cert_file", the one of the file's curve (P-256:
  *                      L-2, P-384: H-3, P-521: H-4); without any ECC
- *                      certificate, the L-2 EK. The EK is the persistent one
- *                      at its profile's usual handle (0x81010001, 0x81010002,
- *                      0x81010014, 0x81010016, 0x81010018), else made with
- *                      TPM2_CreatePrimary from the TCG EK Credential
- *                      Profile's template (for L-1 and L-2: the EK template
- *                      and/or EK nonce provisioned in NV, when present).
+ *                      certificate, the L-2 EK. With "ak_cache_dir", a
+ *                      renewal keeps to the ECC EK its cached AK was made
+ *                      under while that EK is still persistent in the TPM,
+ *                      without looking at NV again. The EK is the
+ *                      persistent one at its profile's usual handle
+ *                      (0x81010001, 0x81010002, 0x81010014, 0x81010016,
+ *                      0x81010018), else made with TPM2_CreatePrimary from
+ *                      the TCG EK Credential Profile's template (for L-1
+ *                      and L-2: the EK template and/or EK nonce provisioned
+ *                      in NV, when present).
  *                      Other RSA EKs (H-1, H-6, H-7) are not used.
  *   "ak_algorithm"     "rsa" (default, RSA-2048 RSASSA-SHA256, the only AK
  *                      Teleport's Auth Server accepts) or "ecc" (P-256

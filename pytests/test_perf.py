@@ -145,6 +145,23 @@ def test_remembered_ecc_ek_that_is_gone_falls_back_to_probing(tpm, tmp_path, mon
     tpm.assert_clean()
 
 
+def test_ek_chosen_by_ek_cert_file_is_not_remembered(make_tpm, tmp_path, monkeypatch):
+    """ek_cert_file picks the P-384 EK; a later join without it follows the
+    NV order (the P-256 L-2 EK comes first), not the cache's memory."""
+    tpm = make_tpm(Variant(ecc_p256_cert=True))
+    cert = tmp_path / "p384.der"
+    tpm.tool("tpm2_nvread", "0x01C00016", "-C", "o", "-o", str(cert))
+    cache = str(tmp_path / "cache")
+    _, _, _, first = traced_join(tpm, tmp_path, monkeypatch, ek_algorithm="ecc",
+                                 ek_cert_file=str(cert), ak_cache_dir=cache)
+    _, _, _, later = traced_join(tpm, tmp_path, monkeypatch, ek_algorithm="ecc",
+                                 ak_cache_dir=cache)
+    curve = lambda init: x509.load_der_x509_certificate(  # noqa: E731
+        pb.RegisterUsingTPMMethodRequest.FromString(init).init.ek_cert).public_key().curve.name
+    assert (curve(first), curve(later)) == ("secp384r1", "secp256r1")
+    tpm.assert_clean()
+
+
 def test_parameter_encryption_hides_the_secret_from_the_bus(tpm, tmp_path, monkeypatch):
     """The recovered secret is in the capture only when encryption is off."""
     _, secret, raw, _ = traced_join(tpm, tmp_path, monkeypatch)

@@ -116,8 +116,10 @@ absl::StatusOr<JoinSession::PendingJoin> JoinSession::CachedAkJoin() {
   TPMJOIN_ASSIGN_OR_RETURN(
       StorableAk made,
       Annotate(CreateChildAk(esys, *ek_, session, auth, config_.ak_algorithm), "creating the AK"));
+  // Which EK to remember: not one that ek_cert_file chose (it chooses again
+  // each time, and a config without it must follow the NV order).
   CachedAk entry{made.public_area, made.private_area, made.ak.attestation, ek_->cert_der,
-                 ek_->profile->name};
+                 config_.ek_cert_file ? std::string() : ek_->profile->name};
   if (const absl::Status stored = cache_->Store(ek_hash, config_.ak_algorithm, entry);
       !stored.ok()) {
     Warn(absl::StrCat("cannot cache the AK: ", stored.message()));
