@@ -15,6 +15,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <memory>
+#include <string>
 #include <thread>
 #include <type_traits>
 #include <utility>
@@ -118,8 +119,11 @@ class InterruptGuard {
       }
       if (fds[1].revents != 0) return;  // the destructor: normal end
       if (n == 0) {
-        Say("tpmjoin demo: the TPM command did not return within 30 s; quitting without "
-            "closing the session (transient objects may stay loaded: tpm2_flushcontext -t)\n");
+        Say(("tpmjoin demo: the TPM command did not return within " +
+             std::to_string(kGraceMs / 1000) +
+             " s; quitting without closing the session (transient objects may stay loaded: "
+             "tpm2_flushcontext -t)\n")
+                .c_str());
         _exit(kExitInterrupted);
       }
       if (fds[0].revents == 0) continue;

@@ -209,7 +209,8 @@ void ThrowawaySwtpm::Manufacture() {
 
 void ThrowawaySwtpm::Start() {
   const fs::path dir(dir_);
-  for (int attempt = 0; attempt < 5; ++attempt) {
+  constexpr int kAttempts = 5;  // another process may take the free ports first
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
     port_ = FreePortPair();
     const pid_t pid = Spawn(
         {"swtpm", "socket", "--tpm2", "--tpmstate", "dir=" + (dir / "state").string(),
@@ -230,7 +231,8 @@ void ThrowawaySwtpm::Start() {
     std::lock_guard<std::mutex> lock(mu_);
     children_.erase(std::remove(children_.begin(), children_.end(), pid), children_.end());
   }
-  throw std::runtime_error("swtpm did not start (5 attempts); the end of its log:\n" +
+  throw std::runtime_error("swtpm did not start (" + std::to_string(kAttempts) +
+                           " attempts); the end of its log:\n" +
                            LogTail((dir / "swtpm.log").string()));
 }
 

@@ -210,8 +210,9 @@ def test_respond_refuses_null_data_and_ends_the_join(live):
 
 
 def test_respond_refuses_null_out_and_ends_the_join(live):
-    """Needs the agent's fix: respond(out=NULL) must end the pending join too
-    ("whatever the outcome (unless s is NULL)", abi/tpmjoin.h)."""
+    """respond(out=NULL) ends the pending join too ("whatever the outcome
+    (unless s is NULL)", abi/tpmjoin.h): a later respond finds none, and a
+    new join begins and completes."""
     challenge = live.challenge_for(live.begin())
     live.expect("tpmjoin_join_respond", challenge, len(challenge), INVALID_ARGUMENT,
                 "tpmjoin_join_respond: out is NULL", with_out=False)

@@ -1,7 +1,6 @@
 """The agent plugin against swtpm, with challenges made by independent
 implementations (tpm2-tools' tpm2_makecredential, tpm2-pytss)."""
 
-import ctypes
 import json
 import os
 import struct
@@ -11,8 +10,8 @@ import pytest
 
 import _tpmjoin as tj
 import tpmjoin_pb2 as pb
-from tpmharness import (Variant, init_ek_key, make_challenge_pytss, make_challenge_tools,
-                        pkix_hash, solution_of)
+from tpmharness import (Variant, commands_in, init_ek_key, make_challenge_pytss,
+                        make_challenge_tools, pkix_hash, solution_of)
 
 
 def status(excinfo) -> int:
@@ -340,70 +339,23 @@ def test_ecc_ek_cert_file_with_an_rsa_certificate_is_rejected(tpm, tmp_path):
     assert "holds a rsa2048 certificate" in message(e)
 
 
-# -- tpmjoin_join_respond ends the join whatever the outcome -------------------
-
-class _Bytes(ctypes.Structure):
-    _fields_ = [("data", ctypes.POINTER(ctypes.c_uint8)), ("len", ctypes.c_size_t)]
-
-
-def _load_abi(libpath):
-    lib = ctypes.CDLL(str(libpath))
-    lib.tpmjoin_last_error.restype = ctypes.c_char_p
-    lib.tpmjoin_session_open.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p)]
-    for fn in ("tpmjoin_join_begin", "tpmjoin_join_respond"):
-        getattr(lib, fn).argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t,
-                                     ctypes.POINTER(_Bytes)]
-    lib.tpmjoin_session_close.argtypes = [ctypes.c_void_p]
-    lib.tpmjoin_bytes_free.argtypes = [ctypes.POINTER(_Bytes)]
-    return lib
-
-
-def test_respond_with_null_output_still_ends_the_join(libpath, tpm, tmp_path):
-    lib = _load_abi(libpath)
-    session = ctypes.c_void_p()
-    assert lib.tpmjoin_session_open(tpm.config().encode(), ctypes.byref(session)) == 0
-
-    def begin() -> bytes:
-        out = _Bytes()
-        rc = lib.tpmjoin_join_begin(session, b"", 0, ctypes.byref(out))
-        assert rc == 0, lib.tpmjoin_last_error()
-        data = ctypes.string_at(out.data, out.len)
-        lib.tpmjoin_bytes_free(ctypes.byref(out))
-        return data
-
-    try:
-        init = begin()
-        challenge = make_challenge_tools(init, os.urandom(32), tmp_path / "a")
-        assert lib.tpmjoin_join_respond(session, challenge, len(challenge), None) == \
-            tj.ERR_INVALID_ARGUMENT
-        assert b"out is NULL" in lib.tpmjoin_last_error()
-        # The join ended (its AK flushed): a new one begins and completes.
-        init = begin()
-        secret = os.urandom(32)
-        challenge = make_challenge_tools(init, secret, tmp_path / "b")
-        out = _Bytes()
-        assert lib.tpmjoin_join_respond(session, challenge, len(challenge),
-                                        ctypes.byref(out)) == 0
-        assert solution_of(ctypes.string_at(out.data, out.len)) == secret
-        lib.tpmjoin_bytes_free(ctypes.byref(out))
-        # A NULL output with nothing pending is still the argument error.
-        assert lib.tpmjoin_join_respond(session, b"", 0, None) == tj.ERR_INVALID_ARGUMENT
-    finally:
-        lib.tpmjoin_session_close(session)
-    tpm.assert_clean()
-
-
 # -- config size -----------------------------------------------------------------
 
+def config_of_size(size: int) -> str:
+    wrapper = '{"tcti":""}'
+    return wrapper[:9] + "x" * (size - len(wrapper)) + wrapper[9:]
+
+
 def test_config_over_1_mib_is_an_invalid_argument():
-    huge = '{"tcti":"' + "x" * (1 << 20) + '"}'
+    huge = config_of_size((1 << 20) + 1)
+    assert len(huge) == (1 << 20) + 1
     for call in (tj.Session, tj.identify):
         with pytest.raises(tj.Error) as e:
             call(huge)
         assert status(e) == tj.ERR_INVALID_ARGUMENT
         assert "config_json is longer than 1048576 bytes" in message(e)
-    # Just under the limit it is parsed, and its TCTI tried.
-    fits = '{"tcti":"' + "x" * ((1 << 20) - 12) + '"}'
+    # Exactly 1 MiB is parsed, and its TCTI tried.
+    fits = config_of_size(1 << 20)
     with pytest.raises(tj.Error) as e:
         tj.identify(fits)
     assert status(e) == tj.ERR_TPM_UNAVAILABLE
@@ -580,7 +532,6 @@ def test_nv_certificate_with_padding_or_tcg_header(make_tpm, tmp_path, monkeypat
         init = join_once(s, tmp_path)
     assert init.ek_cert == der
     # Only the bytes the DER needs are read: 1024, then the rest of the DER.
-    from test_perf import commands_in
     assert commands_in(pcap).count("NV_Read") == (1 if layout == "small-padded" else 2)
     info = json.loads(tj.identify(tpm.config()))
     from cryptography import x509

@@ -12,7 +12,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from tpmharness import Variant, pkix_hash
+from tpmharness import Variant, pkix_hash, swtpm_processes_under
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "testdata" / "ek-certs"
 
@@ -26,11 +26,6 @@ def cli(build_dir):
                               env=env, timeout=timeout)
     run.path = path
     return run
-
-
-def swtpm_processes_under(directory: Path) -> list[str]:
-    out = subprocess.run(["pgrep", "-af", "swtpm"], capture_output=True, text=True).stdout
-    return [line for line in out.splitlines() if str(directory) in line]
 
 
 @pytest.mark.parametrize("args", [["--help"], ["help"], ["identify", "--help"],

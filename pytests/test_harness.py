@@ -9,6 +9,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+from tpmharness import swtpm_processes_under
+
 HERE = Path(__file__).resolve().parent
 
 # Inner tests. Each records the pid and directory of every TPM it made; the
@@ -94,11 +96,6 @@ def run_inner(tmp_path: Path, tests: str, **env) -> subprocess.CompletedProcess:
          "-p", "conftest", "--rootdir", str(tmp_path / "inner"),
          "-c", str(tmp_path / "inner" / "pytest.ini"), str(tmp_path / "inner")],
         env=full_env, capture_output=True, text=True, timeout=300)
-
-
-def swtpm_processes_under(directory: Path) -> list[str]:
-    out = subprocess.run(["pgrep", "-af", "swtpm"], capture_output=True, text=True).stdout
-    return [line for line in out.splitlines() if str(directory) in line]
 
 
 def test_failing_tests_and_failing_teardowns_leave_nothing(tmp_path):

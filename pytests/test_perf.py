@@ -84,8 +84,8 @@ FRESH = {
 # and ActivateCredential. A low-range EK is policy-only (no userWithAuth),
 # and the TPM resets a policy session after every use, so each of the three
 # uses of the EK (Create, Load, ActivateCredential) needs its own
-# PolicySecret(TPM_RH_ENDORSEMENT): 12 commands for the RSA EK, above the
-# 10 of a fresh-AK join, once; every renewal after it is 7.
+# PolicySecret(TPM_RH_ENDORSEMENT): 12 commands for the RSA EK, where a
+# fresh-AK join takes 9 (its budget 10), once; every renewal after it is 7.
 FIRST_CACHED = {
     "rsa-L1": ["ReadPublic", "StartAuthSession", "NV_ReadPublic", "NV_Read", "PolicySecret",
                "Create", "PolicySecret", "Load", "CertifyCreation", "PolicySecret",

@@ -68,6 +68,13 @@ def commands_in(pcap: Path) -> list[str]:
     return commands
 
 
+def swtpm_processes_under(directory: Path) -> list[str]:
+    """Running swtpm (or swtpm_setup) processes whose command line names
+    `directory`."""
+    out = subprocess.run(["pgrep", "-af", "swtpm"], capture_output=True, text=True).stdout
+    return [line for line in out.splitlines() if str(directory) in line]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

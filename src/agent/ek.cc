@@ -109,17 +109,12 @@ absl::StatusOr<const EkProfile*> EccProfileOfCertificate(const Bytes& der,
                                                          const std::string& path) {
   TPMJOIN_ASSIGN_OR_RETURN(X509Ptr cert, ParseCertificateDer(der));
   TPMJOIN_ASSIGN_OR_RETURN(EvpPkeyPtr key, CertificatePublicKey(cert.get()));
-  const std::string type = KeyTypeName(key.get());
-  const TPM2_ECC_CURVE curve = type == "ecc-p256"   ? TPM2_ECC_NIST_P256
-                               : type == "ecc-p384" ? TPM2_ECC_NIST_P384
-                               : type == "ecc-p521" ? TPM2_ECC_NIST_P521
-                                                    : TPM2_ECC_NONE;
-  const EkProfile* profile = EccProfileForCurve(curve);
+  const EkProfile* profile = EccProfileForCurve(TpmCurveOfKey(key.get()));
   if (profile == nullptr) {
     return InvalidArgumentError(absl::StrFormat(
         "config key \"ek_cert_file\" (\"%s\") holds a %s certificate, but ek_algorithm is "
         "\"ecc\" (EK certificates on NIST P-256, P-384 or P-521)",
-        path, type));
+        path, KeyTypeName(key.get())));
   }
   return profile;
 }

@@ -129,16 +129,10 @@ const EkProfile* ProfileNamed(absl::string_view name) {
 }
 
 const EkProfile* EccProfileForCurve(TPM2_ECC_CURVE curve) {
-  switch (curve) {
-    case TPM2_ECC_NIST_P256:
-      return &kEccProfiles[0];  // L-2
-    case TPM2_ECC_NIST_P384:
-      return &kEccProfiles[2];  // H-3
-    case TPM2_ECC_NIST_P521:
-      return &kEccProfiles[3];  // H-4
-    default:
-      return nullptr;
+  for (const EkProfile& profile : kEccProfiles) {
+    if (profile.curve == curve) return &profile;  // in NV order: L-2 before H-2 for P-256
   }
+  return nullptr;
 }
 
 bool LooksLikeEk(const TPMT_PUBLIC& pub) {

@@ -58,11 +58,21 @@ absl::StatusOr<SecureBytes> JoinSession::Respond(ByteSpan challenge) {
   if (!pending) return StateError("no join is pending: call tpmjoin_join_begin first");
   TPMJOIN_RETURN_IF_ERROR(CheckConnection());
   absl::StatusOr<SecureBytes> answer = Track(AnswerChallenge(*pending, challenge));
-  // Flush the AK here rather than on return, to notice a connection that
-  // goes away under the flush: the answer stands, but the session is done.
-  const TSS2_RC flushed = pending->ak.handle.Flush();
-  if (IsConnectionLost(flushed) || IsContextUnusable(flushed)) connection_lost_ = true;
+  EndJoin(*pending);  // the answer stands even if the TPM goes away now
   return answer;
+}
+
+void JoinSession::Cancel() {
+  std::optional<PendingJoin> pending = std::move(pending_);
+  pending_.reset();
+  if (pending) EndJoin(*pending);
+}
+
+void JoinSession::EndJoin(PendingJoin& pending) {
+  // Flushed here rather than by the owner's destructor, to notice a
+  // connection that goes away under the flush.
+  const TSS2_RC flushed = pending.ak.handle.Flush();
+  if (IsConnectionLost(flushed) || IsContextUnusable(flushed)) connection_lost_ = true;
 }
 
 absl::Status JoinSession::EnsureEkCertificate() {

@@ -33,7 +33,7 @@ class JoinSession {
   absl::StatusOr<SecureBytes> Respond(ByteSpan challenge);
 
   // Ends the pending join, if any (its AK and session are flushed).
-  void Cancel() { pending_.reset(); }
+  void Cancel();
 
  private:
   JoinSession(AgentConfig config, std::unique_ptr<TpmConnection> tpm);
@@ -49,6 +49,8 @@ class JoinSession {
   absl::StatusOr<PendingJoin> CachedAkJoin();
   absl::Status EnsureEkCertificate();
   absl::StatusOr<SecureBytes> AnswerChallenge(PendingJoin& pending, ByteSpan challenge);
+  // Flushes the join's AK, noting a connection lost on the way.
+  void EndJoin(PendingJoin& pending);
 
   // Once the connection is lost (or ESAPI's context is unusable after a
   // response failed its checks), every later call fails the same way

@@ -82,6 +82,13 @@ Bytes Spki(ByteSpan algorithm_identifier_contents, ByteSpan key_bits) {
                                der::BitString(key_bits)}));
 }
 
+// An rsaEncryption SubjectPublicKeyInfo around a DER RSAPublicKey.
+Bytes RsaSpki(ByteSpan rsa_public_key) {
+  return Spki(der::Concat({der::Tlv(der::kObjectIdentifier, kOidRsaEncryption),
+                           der::Tlv(der::kNull, {})}),
+              rsa_public_key);
+}
+
 const CurveInfo* CurveByTpmId(TPM2_ECC_CURVE id) {
   for (const auto& c : kCurves) {
     if (c.tpm_id == id) return &c;
@@ -172,9 +179,7 @@ absl::StatusOr<Bytes> PkixDer(EVP_PKEY* key) {
     TPMJOIN_ASSIGN_OR_RETURN(Bytes e, BnParam(key, OSSL_PKEY_PARAM_RSA_E));
     const Bytes rsa_public_key =
         der::Tlv(der::kSequence, der::Concat({der::UnsignedInteger(n), der::UnsignedInteger(e)}));
-    return Spki(der::Concat({der::Tlv(der::kObjectIdentifier, kOidRsaEncryption),
-                             der::Tlv(der::kNull, {})}),
-                rsa_public_key);
+    return RsaSpki(rsa_public_key);
   }
   const CurveInfo* curve = EVP_PKEY_is_a(key, "EC") ? CurveOfKey(key) : nullptr;
   if (curve != nullptr) {
@@ -212,10 +217,7 @@ absl::StatusOr<EvpPkeyPtr> RsaPublicKeyFromPkcs1(ByteSpan rsa_public_key) {
       der::ElementLength(rsa_public_key) != rsa_public_key.size()) {
     return InvalidArgumentError("not exactly one DER RSAPublicKey");
   }
-  const Bytes spki = Spki(der::Concat({der::Tlv(der::kObjectIdentifier, kOidRsaEncryption),
-                                       der::Tlv(der::kNull, {})}),
-                          rsa_public_key);
-  TPMJOIN_ASSIGN_OR_RETURN(EvpPkeyPtr key, ParsePublicKeyDer(spki));
+  TPMJOIN_ASSIGN_OR_RETURN(EvpPkeyPtr key, ParsePublicKeyDer(RsaSpki(rsa_public_key)));
   if (!EVP_PKEY_is_a(key.get(), "RSA")) return InvalidArgumentError("not an RSA public key");
   return key;
 }
@@ -240,6 +242,11 @@ std::string KeyTypeName(EVP_PKEY* key) {
     return curve != nullptr ? absl::StrCat("ecc-", curve->short_name) : "ecc-unknown";
   }
   return "unknown";
+}
+
+TPM2_ECC_CURVE TpmCurveOfKey(EVP_PKEY* key) {
+  const CurveInfo* curve = EVP_PKEY_is_a(key, "EC") ? CurveOfKey(key) : nullptr;
+  return curve != nullptr ? curve->tpm_id : TPM2_ECC_NONE;
 }
 
 absl::StatusOr<EkPublic> DescribeEkPublic(EvpPkeyPtr key) {

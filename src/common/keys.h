@@ -41,6 +41,10 @@ absl::StatusOr<EvpPkeyPtr> RsaPublicKeyFromPkcs1(ByteSpan rsa_public_key);
 // "rsa2048", "rsa3072", "ecc-p256", "ecc-p384", "ecc-p521", else "unknown".
 std::string KeyTypeName(EVP_PKEY* key);
 
+// The TPM curve of an EC key on NIST P-256/384/521; TPM2_ECC_NONE for any
+// other key.
+TPM2_ECC_CURVE TpmCurveOfKey(EVP_PKEY* key);
+
 // How an EK is named in join tokens.
 struct EkPublic {
   EvpPkeyPtr key;

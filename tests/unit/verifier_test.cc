@@ -409,6 +409,26 @@ TEST_F(VerifierTest, EachChallengeHasItsOwnSecret) {
                 "wrong solution");
 }
 
+constexpr int kThreads = 8;
+constexpr int kCallsPerThread = 10;
+
+// Runs `call` kCallsPerThread times on each of kThreads threads at once;
+// returns how many calls returned true.
+template <typename Call>
+int SucceedingOnThreads(Call call) {
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kCallsPerThread; ++i) {
+        if (call()) ++ok;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  return ok.load();
+}
+
 TEST_F(VerifierTest, OneVerifierServesManyThreads) {
   auto v = MakeVerifier(PolicyBuilder()
                             .AllowHash(ek_hash)
@@ -416,21 +436,14 @@ TEST_F(VerifierTest, OneVerifierServesManyThreads) {
                             .Intermediate(pki.issuer.Pem()));
   const std::string init = InitWithCert(ak.Build(), ek_cert.Der());
   const Bytes name = ak.Name();
-  std::atomic<int> ok{0};
-  std::vector<std::thread> threads;
-  for (int t = 0; t < 8; ++t) {
-    threads.emplace_back([&] {
-      for (int i = 0; i < 10; ++i) {
-        absl::StatusOr<IssuedChallenge> issued = v->NewChallenge(AsSpan(init));
-        if (!issued.ok()) continue;
-        if (issued->challenge->Finish(AsSpan(Solve(issued->response, ek_key.get(), name))).ok()) {
-          ++ok;
-        }
-      }
-    });
-  }
-  for (std::thread& t : threads) t.join();
-  EXPECT_EQ(ok.load(), 80);
+  EXPECT_EQ(SucceedingOnThreads([&] {
+              absl::StatusOr<IssuedChallenge> issued = v->NewChallenge(AsSpan(init));
+              return issued.ok() && issued->challenge
+                                        ->Finish(AsSpan(Solve(issued->response, ek_key.get(),
+                                                              name)))
+                                        .ok();
+            }),
+            kThreads * kCallsPerThread);
 }
 
 TEST_F(VerifierTest, Tpm12OaepEkServesManyThreads) {
@@ -444,22 +457,16 @@ TEST_F(VerifierTest, Tpm12OaepEkServesManyThreads) {
   auto v = MakeVerifier(PolicyBuilder().AllowHash(ek_hash).Ca(pki.issuer.Pem()));
   const std::string init = InitWithCert(ak.Build(), oaep.Der());
   const Bytes name = ak.Name();
-  std::atomic<int> ok{0};
-  std::vector<std::thread> threads;
-  for (int t = 0; t < 8; ++t) {
-    threads.emplace_back([&] {
-      for (int i = 0; i < 10; ++i) {
-        absl::StatusOr<IssuedChallenge> issued = v->NewChallenge(AsSpan(init));
-        if (!issued.ok()) continue;
-        if (issued->challenge->Finish(AsSpan(Solve(issued->response, ek_key.get(), name))).ok()) {
-          ++ok;
-        }
-      }
-    });
-  }
-  for (std::thread& t : threads) t.join();
-  EXPECT_EQ(ok.load(), 80);
-  EXPECT_GE(v->ek_cache_stats().hits, 72u);  // at most one miss per thread
+  EXPECT_EQ(SucceedingOnThreads([&] {
+              absl::StatusOr<IssuedChallenge> issued = v->NewChallenge(AsSpan(init));
+              return issued.ok() && issued->challenge
+                                        ->Finish(AsSpan(Solve(issued->response, ek_key.get(),
+                                                              name)))
+                                        .ok();
+            }),
+            kThreads * kCallsPerThread);
+  EXPECT_GE(v->ek_cache_stats().hits,
+            static_cast<size_t>(kThreads * (kCallsPerThread - 1)));  // a miss per thread at most
 }
 
 TEST(VerifierCorpus, RealTpm12OaepEkServesManyThreads) {
@@ -480,18 +487,8 @@ TEST(VerifierCorpus, RealTpm12OaepEkServesManyThreads) {
   ASSERT_TRUE(v.ok()) << v.status();
   const SoftwareAk ak;
   const std::string init = InitWithCert(ak.Build(), der);
-  std::atomic<int> ok{0};
-  std::vector<std::thread> threads;
-  for (int t = 0; t < 8; ++t) {
-    threads.emplace_back([&] {
-      for (int i = 0; i < 10; ++i) {
-        absl::StatusOr<IssuedChallenge> issued = (*v)->NewChallenge(AsSpan(init));
-        if (issued.ok()) ++ok;
-      }
-    });
-  }
-  for (std::thread& t : threads) t.join();
-  EXPECT_EQ(ok.load(), 80);
+  EXPECT_EQ(SucceedingOnThreads([&] { return (*v)->NewChallenge(AsSpan(init)).ok(); }),
+            kThreads * kCallsPerThread);
 }
 
 // Every CA certificate of the shared corpus (MANIFEST.md: roots and
