@@ -214,12 +214,6 @@ def targets(tpm_rows: list[dict], by_name: dict, floor: float) -> list[str]:
         out.append(f"| (first join with ak_cache_dir, {ak} AK: once per TPM; a child of the EK "
                    f"takes three EK policy authorizations) | {first['commands']} commands | "
                    f"{verdict(first['commands'] <= 10)} against the fresh-AK budget |")
-    out += ["", "Where a cached renewal's time goes (measured separately with callgrind and the "
-            "pcap timestamps): about half is swtpm's own RSA private operations "
-            "(StartAuthSession's salt, ActivateCredential's seed); most of the rest is tpm2-tss "
-            "3.2's ESAPI creating a new OpenSSL library context to draw each caller nonce and "
-            "salt (about 1.5 ms each, three per renewal), which ESAPI 3.2 offers no way to "
-            "replace."]
     warm = by_name.get("BM_VerifierChallenge", 0.0) / floor if floor else 0.0
     cold = by_name.get("BM_VerifierChallenge_NoEkCache", 0.0) / floor if floor else 0.0
     parse = by_name.get("BM_Reference_ParseEkCertificate", 0.0)
@@ -227,6 +221,12 @@ def targets(tpm_rows: list[dict], by_name: dict, floor: float) -> list[str]:
                f"{warm:.2f}x | {verdict(warm <= 1.5)} |")
     out.append(f"| verifier per challenge: at most 1.5x its floor (first join of a host, no "
                f"cache) | {cold:.2f}x | {verdict(cold <= 1.5)} |")
+    out += ["", "Where a cached renewal's time goes (measured separately with callgrind and the "
+            "pcap timestamps): about half is swtpm's own RSA private operations "
+            "(StartAuthSession's salt, ActivateCredential's seed); most of the rest is tpm2-tss "
+            "3.2's ESAPI creating a new OpenSSL library context to draw each caller nonce and "
+            "salt (about 1.5 ms each, three per renewal), which ESAPI 3.2 offers no way to "
+            "replace."]
     out += ["", f"A host's first join costs the verifier {cold:.1f}x the floor. Of that, "
             f"{parse:.0f} us is OpenSSL 3.0 parsing the EK certificate (d2i_X509 decodes the "
             "public key through the provider decoder framework, which 3.0 sets up anew for "
