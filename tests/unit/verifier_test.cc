@@ -95,6 +95,14 @@ class VerifierTest : public ::testing::Test {
   TestCert ek_cert = pki.IssueEk(SharedKey("rsa2048"), EkSpec(0x04c01d));
   SoftwareAk ak;
   std::string ek_hash = PubHashOf(ek_key.get());
+
+  // A whole join of `init` (made with ek_key and the AK named `ak_name`):
+  // challenge, solve, finish.
+  bool Joins(const Verifier& v, const std::string& init, const Bytes& ak_name) const {
+    absl::StatusOr<IssuedChallenge> issued = v.NewChallenge(AsSpan(init));
+    return issued.ok() &&
+           issued->challenge->Finish(AsSpan(Solve(issued->response, ek_key.get(), ak_name))).ok();
+  }
 };
 
 TEST_F(VerifierTest, RoundTripWithCertificateChainedToTheRoot) {
@@ -436,13 +444,7 @@ TEST_F(VerifierTest, OneVerifierServesManyThreads) {
                             .Intermediate(pki.issuer.Pem()));
   const std::string init = InitWithCert(ak.Build(), ek_cert.Der());
   const Bytes name = ak.Name();
-  EXPECT_EQ(SucceedingOnThreads([&] {
-              absl::StatusOr<IssuedChallenge> issued = v->NewChallenge(AsSpan(init));
-              return issued.ok() && issued->challenge
-                                        ->Finish(AsSpan(Solve(issued->response, ek_key.get(),
-                                                              name)))
-                                        .ok();
-            }),
+  EXPECT_EQ(SucceedingOnThreads([&] { return Joins(*v, init, name); }),
             kThreads * kCallsPerThread);
 }
 
@@ -457,13 +459,7 @@ TEST_F(VerifierTest, Tpm12OaepEkServesManyThreads) {
   auto v = MakeVerifier(PolicyBuilder().AllowHash(ek_hash).Ca(pki.issuer.Pem()));
   const std::string init = InitWithCert(ak.Build(), oaep.Der());
   const Bytes name = ak.Name();
-  EXPECT_EQ(SucceedingOnThreads([&] {
-              absl::StatusOr<IssuedChallenge> issued = v->NewChallenge(AsSpan(init));
-              return issued.ok() && issued->challenge
-                                        ->Finish(AsSpan(Solve(issued->response, ek_key.get(),
-                                                              name)))
-                                        .ok();
-            }),
+  EXPECT_EQ(SucceedingOnThreads([&] { return Joins(*v, init, name); }),
             kThreads * kCallsPerThread);
   EXPECT_GE(v->ek_cache_stats().hits,
             static_cast<size_t>(kThreads * (kCallsPerThread - 1)));  // a miss per thread at most
