@@ -79,19 +79,23 @@ TPMJOIN_EXPORT tpmjoin_status tpmjoin_verifier_open(const char *policy_json,
 /* Judges an init request (serialized RegisterUsingTPMMethodRequest with
  * `init`) and, when it passes, makes a credential for its EK and AK. First
  * every structure is parsed (BAD_MESSAGE when malformed): the EK from
- * ek_cert (preferred; DER, also as read from TPM NV: TCG header, padding)
- * or ek_key (exactly one SubjectPublicKeyInfo DER), and the four AK
+ * ek_cert (preferred; DER, also as read from TPM NV: behind a TCG header,
+ * followed by padding of all 0x00 or all 0xFF bytes; no PEM, no other
+ * trailing bytes) or ek_key (exactly one SubjectPublicKeyInfo DER), and the four AK
  * structures (strictly: sizes checked, no trailing bytes). Then the checks,
  * in order (DENIED):
  *   1. EK key type: RSA 2048/3072/4096 or ECC P-256/P-384/P-521 (the TCG
  *      EK profile);
- *   2. with ekcert_allowed_cas: EK certificate chains to a listed CA and
- *      every certificate on the path is within its validity period;
+ *   2. with ekcert_allowed_cas: EK certificate is an end entity (not
+ *      basicConstraints cA TRUE), chains to a listed CA (every listed CA a
+ *      trust anchor; intermediates need cA TRUE) and every certificate on
+ *      the path is within its validity period;
  *   3. allow rules (no match: DENIED, no challenge made);
  *   4. the AK: TPMS_ATTEST magic and type, creationHash = H(create_data),
  *      certified name = name of `public`, attributes fixedTPM, fixedParent,
  *      sensitiveDataOrigin, restricted, sign (not decrypt), signature over
- *      create_attestation by the AK itself; RSA >= 2048 bits with RSASSA or
+ *      create_attestation by the AK itself; RSA >= 2048 bits (keyBits and
+ *      the modulus itself, top bit set) with RSASSA or
  *      ECC P-256/P-384 with ECDSA; SHA-256 or stronger;
  *   5. MakeCredential with a fresh 32-byte secret, with the nameAlg and
  *      AES key size the TCG EK profile fixes for the EK's key type.

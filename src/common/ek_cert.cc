@@ -3,6 +3,7 @@
 #include <openssl/objects.h>
 #include <openssl/pem.h>
 
+#include <algorithm>
 #include <ctime>
 
 #include "absl/strings/str_cat.h"
@@ -43,19 +44,41 @@ absl::StatusOr<Bytes> ExtractCertificateDer(ByteSpan data) {
     }
     return CertificateDer(cert.get());
   }
+  ByteSpan padding;  // raw NV contents: whatever follows the DER is dropped
+  return DerInNvContents(data, &padding);
+}
+
+absl::StatusOr<Bytes> DerInNvContents(ByteSpan data, ByteSpan* padding) {
   ByteSpan der = data;
   if (der.size() >= kTcgHeaderSize && std::equal(kTcgHeader, kTcgHeader + 3, der.begin()) &&
       der[5] == 0x10 && der[6] == 0x02) {
     der = der.subspan(kTcgHeaderSize);
   }
   if (der.empty() || der[0] != 0x30) {
-    return InvalidArgumentError("not a DER or PEM certificate");
+    return InvalidArgumentError("not a DER certificate (no SEQUENCE at its start)");
   }
   const size_t len = der::ElementLength(der);
   if (len == 0 || len > der.size()) {
     return InvalidArgumentError("truncated DER certificate");
   }
+  *padding = der.subspan(len);
   return Bytes(der.begin(), der.begin() + len);
+}
+
+absl::StatusOr<Bytes> StrictNvCertificateDer(ByteSpan data) {
+  ByteSpan padding;
+  TPMJOIN_ASSIGN_OR_RETURN(Bytes der, DerInNvContents(data, &padding));
+  // NV indices are often larger than the certificate; makers fill the rest
+  // with 0xFF (erased flash) or 0x00. Anything else is not padding.
+  const bool is_padding =
+      std::all_of(padding.begin(), padding.end(), [&](uint8_t b) { return b == padding[0]; }) &&
+      (padding.empty() || padding[0] == 0x00 || padding[0] == 0xff);
+  if (!is_padding) {
+    return InvalidArgumentError(absl::StrCat(
+        padding.size(), " bytes after the DER certificate that are not padding (all 0x00 or "
+                        "all 0xFF)"));
+  }
+  return der;
 }
 
 absl::StatusOr<X509Ptr> ParseCertificateDer(ByteSpan der) {

@@ -21,6 +21,15 @@ namespace tpmjoin {
 // certificate is found.
 absl::StatusOr<Bytes> ExtractCertificateDer(ByteSpan data);
 
+// The DER certificate in raw TPM NV contents: optionally behind a TCG PC
+// Client header; `*padding` is set to whatever follows the DER.
+absl::StatusOr<Bytes> DerInNvContents(ByteSpan data, ByteSpan* padding);
+
+// As the verifier takes ek_cert off the wire: DER, or raw NV contents whose
+// bytes after the DER are padding only (all 0x00 or all 0xFF). No PEM, no
+// other trailing bytes. INVALID_ARGUMENT otherwise.
+absl::StatusOr<Bytes> StrictNvCertificateDer(ByteSpan data);
+
 // Parses exactly one DER certificate (no trailing bytes).
 absl::StatusOr<X509Ptr> ParseCertificateDer(ByteSpan der);
 

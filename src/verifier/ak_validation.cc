@@ -98,6 +98,12 @@ absl::Status CheckRsaParameters(const TPMT_PUBLIC& pub) {
     return DeniedError(absl::StrCat("AK RSA modulus is ", pub.unique.rsa.size,
                                     " bytes, but keyBits says ", rsa.keyBits));
   }
+  // keyBits is only a claim: a 1024-bit modulus padded with zero bytes to
+  // 256 would pass the size checks. A TPM's modulus has its top bit set.
+  if ((pub.unique.rsa.buffer[0] & 0x80) == 0) {
+    return DeniedError(absl::StrCat("AK RSA modulus starts with a zero bit: it has fewer than ",
+                                    rsa.keyBits, " bits, as keyBits claims"));
+  }
   if (rsa.exponent != 0 && rsa.exponent != kRsaDefaultExponent) {
     return DeniedError(absl::StrCat("AK RSA exponent is ", rsa.exponent, ", want 65537"));
   }

@@ -190,6 +190,7 @@ absl::StatusOr<CertChainVerifier> CertChainVerifier::New(std::vector<X509Ptr> an
 
 absl::StatusOr<ValidityWindow> CertChainVerifier::Verify(X509* leaf, time_t at) const {
   ClearOpensslErrors();
+
   if (X509_get0_pubkey(leaf) == nullptr) {
     ClearOpensslErrors();
     return VerifyUndecodableLeaf(leaf, at);
@@ -246,9 +247,16 @@ absl::StatusOr<ValidityWindow> CertChainVerifier::VerifyUndecodableLeafVia(X509*
         "EK certificate chain rejected at the EK certificate: unhandled critical extension "
         "(or a malformed extension)");
   }
-  if (X509_check_ca(issuer) == 0) return NotCaError(issuer, 1);
+  // As X509_verify_cert judges issuers: a trust anchor must be some kind of
+  // CA (X509_check_ca != 0); any other issuer needs basicConstraints cA TRUE
+  // (X509_check_ca == 1; keyCertSign alone is not enough).
+  const int ca = X509_check_ca(issuer);
+  if (ca == 0) return NotCaError(issuer, 1);
   auto chain = VerifyWithOpenssl(issuer, at, /*depth=*/1);
   if (!chain.ok()) return chain.status();
+  // With X509_V_FLAG_PARTIAL_CHAIN the chain ends at the first trusted
+  // certificate: a chain of one means the issuer is itself an anchor.
+  if (ca != 1 && sk_X509_num(chain->get()) > 1) return NotCaError(issuer, 1);
   TPMJOIN_RETURN_IF_ERROR(CheckPathLengthsAboveLeaf(chain->get()));
   ValidityWindow window = WindowOf(chain->get());
   window.Intersect(leaf);

@@ -1,5 +1,7 @@
 #include "src/verifier/ek_validation.h"
 
+#include <openssl/x509v3.h>
+
 #include "absl/strings/str_cat.h"
 #include "src/common/errors.h"
 
@@ -11,7 +13,7 @@ absl::Status AsBadMessage(const absl::Status& status, absl::string_view field) {
 }
 
 absl::StatusOr<Ek> FromCertificate(const std::string& bytes) {
-  auto der = ExtractCertificateDer(AsSpan(bytes));
+  auto der = StrictNvCertificateDer(AsSpan(bytes));
   if (!der.ok()) return AsBadMessage(der.status(), "ek_cert");
   auto cert = ParseCertificateDer(*der);
   if (!cert.ok()) return AsBadMessage(cert.status(), "ek_cert");
@@ -57,6 +59,14 @@ absl::StatusOr<ValidityWindow> VerifyEk(Ek* ek, const CertChainVerifier* chain, 
     return DeniedError(
         "EK certificate required (the policy sets ekcert_allowed_cas) but the request "
         "carries only ek_key");
+  }
+  // X509_verify_cert takes any certificate as the leaf; an EK certificate is
+  // an end entity. (A CA certificate from an allowed maker is no EK, even
+  // when its key matches an allow rule.)
+  if ((X509_get_extension_flags(ek->cert.get()) & EXFLAG_CA) != 0) {
+    return DeniedError(
+        "the EK certificate is a CA certificate (basicConstraints cA TRUE), not an EK "
+        "certificate");
   }
   return chain->Verify(ek->cert.get(), at);
 }

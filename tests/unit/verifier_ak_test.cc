@@ -229,6 +229,31 @@ TEST(AkChecks, RsaModulusSizeNotMatchingKeyBitsIsDenied) {
   EXPECT_DENIED(Judge(ak.Build()), "AK RSA modulus is 256 bytes, but keyBits says 3072");
 }
 
+TEST(AkChecks, RsaKeyBitsNotAMultipleOf8IsDenied) {
+  SoftwareAk ak;
+  ak.pub.parameters.rsaDetail.keyBits = 2047;
+  EXPECT_DENIED(Judge(ak.Build()), "AK RSA key has 2047 bits, want at least 2048");
+}
+
+// A 1024-bit key dressed as a 2048-bit one: its modulus moved to the end of
+// a 256-byte buffer behind zero bytes, keyBits 2048. Signed by that key, it
+// would pass every size check and the signature check.
+TEST(AkChecks, RsaModulusPaddedWithLeadingZerosIsDenied) {
+  SoftwareAk ak("rsa1024");
+  TPM2B_PUBLIC_KEY_RSA& n = ak.pub.unique.rsa;
+  ASSERT_EQ(n.size, 128);
+  std::copy_backward(n.buffer, n.buffer + 128, n.buffer + 256);
+  std::fill(n.buffer, n.buffer + 128, 0);
+  n.size = 256;
+  ak.pub.parameters.rsaDetail.keyBits = 2048;
+  EXPECT_DENIED(Judge(ak.Build()),
+                "AK RSA modulus starts with a zero bit: it has fewer than 2048 bits");
+  // One zero bit is enough: the top bit of a TPM's modulus is always set.
+  SoftwareAk top_bit_clear;
+  top_bit_clear.pub.unique.rsa.buffer[0] &= 0x7f;
+  EXPECT_DENIED(Judge(top_bit_clear.Build()), "AK RSA modulus starts with a zero bit");
+}
+
 TEST(AkChecks, RsaExponentOtherThan65537IsDenied) {
   SoftwareAk ak;
   ak.pub.parameters.rsaDetail.exponent = 3;
@@ -293,6 +318,15 @@ TEST(AkChecks, EccPointOffTheCurveIsDenied) {
   SoftwareAk ak("ecc-p256");
   ak.pub.unique.ecc.y.buffer[31] ^= 1;
   EXPECT_DENIED(Judge(ak.Build()), "AK public key is unusable");
+}
+
+TEST(AkChecks, EccCoordinateOfWrongSizeIsDenied) {
+  SoftwareAk longer_x("ecc-p256");
+  longer_x.pub.unique.ecc.x.size = 33;  // one byte more than the P-256 field
+  EXPECT_DENIED(Judge(longer_x.Build()), "AK public key is unusable");
+  SoftwareAk empty_y("ecc-p256");
+  empty_y.pub.unique.ecc.y.size = 0;
+  EXPECT_DENIED(Judge(empty_y.Build()), "AK public key is unusable");
 }
 
 // --- Signature -----------------------------------------------------------------------
@@ -365,6 +399,9 @@ TEST(AkSignature, HashOtherThanTheSchemeHashIsDenied) {
   EXPECT_DENIED(Judge(SoftwareAk().Build(
                     {{}, [](TPMT_SIGNATURE& s) { s.signature.rsassa.hash = TPM2_ALG_SHA384; }})),
                 "AK signature hash sha384 is not the AK's scheme hash sha256");
+  EXPECT_DENIED(Judge(SoftwareAk("ecc-p256").Build(
+                    {{}, [](TPMT_SIGNATURE& s) { s.signature.ecdsa.hash = TPM2_ALG_SHA512; }})),
+                "AK signature hash sha512 is not the AK's scheme hash sha256");
 }
 
 }  // namespace

@@ -222,6 +222,33 @@ TEST_P(LeafTest, IssuerThatIsNotACaIsDenied) {
                 "CA certificate \"CN=Not a CA\" (depth 1) is not a CA certificate");
 }
 
+TEST_P(LeafTest, IntermediateWithoutBasicConstraintsIsDenied) {
+  // keyCertSign but no basicConstraints: X509_check_ca says 4 ("maybe a
+  // CA"), which X509_verify_cert refuses for an intermediate; the
+  // hand-checked link of an id-RSAES-OAEP leaf must refuse it too.
+  TestPki pki;
+  CertSpec spec = CaSpec("No basicConstraints CA", 10);
+  spec.no_basic_constraints = true;
+  const TestCert issuer = IssueCertificate(spec, &pki.issuer);
+  const TestCert leaf = IssueLeaf(issuer, LeafSpec());
+  CertChainVerifier v = Make(Certs({pki.issuer.cert.get()}), Certs({issuer.cert.get()}));
+  EXPECT_DENIED(v.Verify(leaf.cert.get(), time(nullptr)).status(),
+                "CA certificate \"CN=No basicConstraints CA\" (depth 1) is not a CA certificate");
+}
+
+TEST_P(LeafTest, ListedAnchorWithoutBasicConstraintsIsTrusted) {
+  // The operator listed it: as X509_verify_cert treats trust anchors, a
+  // keyCertSign certificate without basicConstraints may issue the EK.
+  TestPki pki;
+  CertSpec spec = CaSpec("No basicConstraints CA", 10);
+  spec.no_basic_constraints = true;
+  const TestCert issuer = IssueCertificate(spec, &pki.issuer);
+  const TestCert leaf = IssueLeaf(issuer, LeafSpec());
+  const absl::Status status =
+      Make(Certs({issuer.cert.get()})).Verify(leaf.cert.get(), time(nullptr)).status();
+  EXPECT_TRUE(status.ok()) << status;
+}
+
 TEST_P(LeafTest, IssuerWithoutKeyCertSignIsNotAnIssuer) {
   TestPki pki;
   CertSpec no_sign = CaSpec("No certSign CA", 8);
@@ -379,6 +406,24 @@ TEST(AkidIssuerSerial, MatchingKeyIdWithoutTheKeyIsDenied) {
   const TestCert intermediate = IssueCertificate(spec, &pki.issuer);
   const TestCert ek = IssueCertificate(EkSpec(), &intermediate, SharedKey("rsa2048"));
   CertChainVerifier v = Make(Certs({impostor.cert.get()}), Certs({intermediate.cert.get()}));
+  EXPECT_DENIED(v.Verify(ek.cert.get(), time(nullptr)).status(), "does not chain to any");
+}
+
+TEST(AkidIssuerSerial, IssuerThatMayNotSignCertificatesIsDenied) {
+  // The AKID names serial 3 of an issuer whose available certificate has
+  // the right name, key and SKID, but no keyCertSign.
+  TestPki pki;
+  CertSpec no_sign = CaSpec("No certSign CA", 31);
+  no_sign.key_usage = "critical,digitalSignature";
+  const TestCert issuer = IssueCertificate(no_sign, &pki.issuer);
+  CertSpec spec = CaSpec("Test TPM EK Intermediate", 32);
+  spec.akid_issuer_serial = 3;
+  const TestCert intermediate = IssueCertificate(spec, &issuer);
+  ASSERT_EQ(X509_check_issued(issuer.cert.get(), intermediate.cert.get()),
+            X509_V_ERR_AKID_ISSUER_SERIAL_MISMATCH);
+  const TestCert ek = IssueCertificate(EkSpec(), &intermediate, SharedKey("rsa2048"));
+  CertChainVerifier v = Make(Certs({pki.issuer.cert.get()}),
+                             Certs({issuer.cert.get(), intermediate.cert.get()}));
   EXPECT_DENIED(v.Verify(ek.cert.get(), time(nullptr)).status(), "does not chain to any");
 }
 

@@ -110,6 +110,31 @@ TEST(ParseEk, GarbageCertificateIsABadMessage) {
   EXPECT_BAD_MESSAGE(ParseEk(WithCert(truncated)), "ek_cert:");
 }
 
+TEST(ParseEk, CertificateAsReadFromNvIsAccepted) {
+  const std::string der = TestPki().IssueEk(SharedKey("rsa2048")).Der();
+  const uint16_t full = static_cast<uint16_t>(der.size() + 2);
+  const std::string header = {0x10, 0x01, 0x00, static_cast<char>(full >> 8),
+                              static_cast<char>(full & 0xff), 0x10, 0x02};
+  for (const std::string& nv : {der, der + std::string(300, '\xff'), der + std::string(7, '\0'),
+                                header + der, header + der + std::string(16, '\xff')}) {
+    auto ek = ParseEk(WithCert(nv));
+    ASSERT_TRUE(ek.ok()) << ek.status();
+    EXPECT_EQ(std::string(AsStringView(CertificateDer(ek->cert.get()).value())), der);
+  }
+}
+
+TEST(ParseEk, CertificateMustBeDerWithPaddingOnly) {
+  const TestCert ek = TestPki().IssueEk(SharedKey("rsa2048"));
+  EXPECT_BAD_MESSAGE(ParseEk(WithCert(ek.Der() + "arbitrary trailing bytes")),
+                     "ek_cert: 24 bytes after the DER certificate that are not padding");
+  EXPECT_BAD_MESSAGE(ParseEk(WithCert(ek.Der() + std::string("\xff\xff\x00", 3))),
+                     "not padding");
+  // PEM is for files (tpmjoin_ek_info, ek_cert_file), not for the wire.
+  EXPECT_BAD_MESSAGE(ParseEk(WithCert(ek.Pem())), "ek_cert: not a DER certificate");
+  EXPECT_BAD_MESSAGE(ParseEk(WithCert("junk\n" + ek.Pem() + "junk")),
+                     "ek_cert: not a DER certificate");
+}
+
 TEST(ParseEk, PublicKeyMustBeExactlyOneDerSpki) {
   EXPECT_BAD_MESSAGE(ParseEk(WithKey(KeyDer("rsa2048") + "x")), "ek_key: trailing bytes");
   EXPECT_BAD_MESSAGE(ParseEk(WithKey("garbage")), "ek_key: not a SubjectPublicKeyInfo");
@@ -157,6 +182,24 @@ TEST(VerifyEk, WithCasACertificateIsRequired) {
   EXPECT_DENIED(VerifyEk(&ek, &chain, time(nullptr)),
                 "EK certificate required (the policy sets ekcert_allowed_cas) but the request "
                 "carries only ek_key");
+}
+
+TEST(VerifyEk, CaCertificateIsNoEkCertificate) {
+  // A CA certificate an allowed maker issued, presented as the EK
+  // certificate: it chains, but it is no end entity.
+  TestPki pki;
+  std::vector<X509Ptr> anchors;
+  anchors.emplace_back(X509_dup(pki.issuer.cert.get()));
+  const CertChainVerifier chain = CertChainVerifier::New(std::move(anchors), {}).value();
+  testing::CertSpec spec = testing::EkSpec();
+  spec.is_ca = true;
+  Ek ca = ParseEk(WithCert(pki.IssueEk(SharedKey("rsa2048"), spec).Der())).value();
+  EXPECT_DENIED(VerifyEk(&ca, &chain, time(nullptr)),
+                "the EK certificate is a CA certificate (basicConstraints cA TRUE), not an EK "
+                "certificate");
+  Ek ek = ParseEk(WithCert(pki.IssueEk(SharedKey("rsa2048")).Der())).value();
+  const auto verified = VerifyEk(&ek, &chain, time(nullptr));
+  EXPECT_TRUE(verified.ok()) << verified.status();
 }
 
 // The EK cache shares each EK's key among threads. OpenSSL 3.0 exports a

@@ -117,6 +117,12 @@ std::vector<Rejection> Rejections() {
   const std::string two_certs = ca.Pem() + ca.Pem();
   const std::string with_tail = ca.Pem() + "trailing text";
   const std::string with_head = "explanatory text\n" + ca.Pem();
+  // RFC 1421 encapsulated headers between BEGIN and the base64.
+  std::string with_pem_headers = ca.Pem();
+  with_pem_headers.insert(with_pem_headers.find('\n') + 1,
+                          "Proc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00\n\n");
+  // BEGIN without its END line.
+  const std::string unterminated = ca.Pem().substr(0, ca.Pem().find("-----END"));
   const auto with_cas = [](const std::string& pem) {
     return absl::StrCat(R"({"allow":[)", kRule, R"(],"ekcert_allowed_cas":[)", Quoted(pem), "]}");
   };
@@ -183,6 +189,8 @@ std::vector<Rejection> Rejections() {
       {with_cas(two_certs), "has data after the certificate"},
       {with_cas(with_tail), "has data after the certificate"},
       {with_cas(with_head), "is not a PEM certificate"},
+      {with_cas(with_pem_headers), "\"ekcert_allowed_cas\"[0]: has PEM headers"},
+      {with_cas(unterminated), "\"ekcert_allowed_cas\"[0]: is not a well-formed PEM block"},
       {absl::StrCat(R"({"allow":[)", kRule, R"(],"ekcert_intermediate_cas":[)", Quoted(ca.Pem()),
                     "]}"),
        "\"ekcert_intermediate_cas\" is set but \"ekcert_allowed_cas\" is not"},

@@ -422,6 +422,8 @@ struct CertSpec {
   bool unknown_critical_extension = false;
   // keyUsage value instead of the default for is_ca.
   std::string key_usage;
+  // No basicConstraints extension at all (X509_check_ca: 4 with keyCertSign).
+  bool no_basic_constraints = false;
 };
 
 struct TestCert {
@@ -516,7 +518,9 @@ inline TestCert IssueCertificate(const CertSpec& spec, const TestCert* issuer = 
     X509_EXTENSION_free(ext);
     ASN1_OCTET_STRING_free(value);
   }
-  if (spec.is_ca) {
+  if (spec.no_basic_constraints) {
+    // nothing
+  } else if (spec.is_ca) {
     const std::string bc = spec.path_length
                                ? absl::StrCat("critical,CA:TRUE,pathlen:", *spec.path_length)
                                : "critical,CA:TRUE";
