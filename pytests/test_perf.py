@@ -276,6 +276,21 @@ def test_stale_ek_certificate_in_nv_is_a_clear_error(tpm):
         e.value.args[1]
 
 
+@pytest.mark.parametrize("contents", [b"\x30\x03\x02\x01\x00", b"\x30\x00"])
+def test_nv_index_holding_no_certificate_is_a_tpm_error(make_tpm, contents):
+    """An EK certificate index whose DER is no certificate: the TPM's
+    provisioning is at fault (TPM), not the caller (INVALID_ARGUMENT)."""
+    tpm = make_tpm(Variant(ek_certs=False))
+    tpm.write_nv("0x01C00002", contents)
+    for call in (lambda: tj.identify(tpm.config()),
+                 lambda: tj.Session(tpm.config()).begin(b"")):
+        with pytest.raises(tj.Error) as e:
+            call()
+        assert e.value.args[0] == tj.ERR_TPM, e.value.args
+        assert "NV index 0x01c00002" in e.value.args[1]
+    tpm.assert_clean()
+
+
 def test_unusable_cache_dir_never_fails_the_join(tpm, tmp_path, capfd):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")

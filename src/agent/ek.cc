@@ -226,10 +226,18 @@ absl::Status ReadEkCertificate(TpmConnection& tpm, const AgentConfig& config, Ek
   const std::string source =
       config.ek_cert_file ? absl::StrFormat("ek_cert_file \"%s\"", *config.ek_cert_file)
                           : absl::StrFormat("NV index 0x%08x", profile.cert_index);
-  TPMJOIN_ASSIGN_OR_RETURN(X509Ptr cert, Annotate(ParseCertificateDer(*ek->cert_der), source));
-  TPMJOIN_ASSIGN_OR_RETURN(EvpPkeyPtr cert_key,
-                           Annotate(CertificatePublicKey(cert.get()), source));
-  TPMJOIN_ASSIGN_OR_RETURN(Bytes cert_pkix, PkixDer(cert_key.get()));
+  // A file that is no certificate is the caller's mistake (INVALID_ARGUMENT);
+  // an NV index that holds none is the TPM's (TPM), as below.
+  const auto from_source = [&](const absl::Status& status) {
+    return config.ek_cert_file
+               ? Annotate(status, source)
+               : TpmError(absl::StrFormat("%s: %s", source, status.message()));
+  };
+  absl::StatusOr<X509Ptr> cert = ParseCertificateDer(*ek->cert_der);
+  if (!cert.ok()) return from_source(cert.status());
+  absl::StatusOr<EvpPkeyPtr> cert_key = CertificatePublicKey(cert->get());
+  if (!cert_key.ok()) return from_source(cert_key.status());
+  TPMJOIN_ASSIGN_OR_RETURN(Bytes cert_pkix, PkixDer(cert_key->get()));
   if (cert_pkix != ek->identity.pkix_der) {
     // A wrong file is the caller's mistake; a wrong certificate in NV is
     // the TPM's (or its provisioning's).
