@@ -135,13 +135,25 @@ typedef struct tpmjoin_session tpmjoin_session;
  *                      bytes), for the owner hierarchy and NV reads.
  *   "ek_cert_file"     path of a DER or PEM EK certificate to send instead of
  *                      the one in TPM NV. It is read, and checked against
- *                      the EK, by tpmjoin_join_begin and tpmjoin_identify.
- *   "ak_cache_dir"     directory (created 0700) where the AK is kept between
+ *                      the EK, by a session's first tpmjoin_join_begin
+ *                      (later joins of the session reuse it) and by
+ *                      tpmjoin_identify.
+ *   "ak_cache_dir"     directory (created 0700 when missing; its parent must
+ *                      exist) where the AK is kept between
  *                      joins, so that renewals load it instead of generating
  *                      a key. The AK is then a child of the EK: it loads only
  *                      into this TPM while its endorsement seed is unchanged.
  *                      Corrupt, foreign or refused cache files are replaced
  *                      (with a warning on stderr); caching never fails a join.
+ *                      Before a stored AK is used, what a verifier will check
+ *                      of it (creation data, attestation, signature, the EK
+ *                      certificate's key) and the file's checksum are
+ *                      checked; a TPM error other than TPM2_Load refusing
+ *                      the stored AK (a wrong endorsement_auth, a lockout)
+ *                      fails that join as it would without a cache, and the
+ *                      file stays. Renewals send the EK certificate stored
+ *                      with the AK, not re-read from NV: remove the file
+ *                      when the TPM's certificate is re-provisioned.
  *                      An existing directory this process owns is set to
  *                      0700 when group or others have access (with a
  *                      warning); one owned by another user, or a shared

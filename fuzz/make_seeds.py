@@ -83,12 +83,13 @@ def main():
              "endorsement_auth": "e", "owner_auth": "o", "ek_cert_file": "/x",
              "ak_cache_dir": "/tmp/c", "parameter_encryption": False}).encode())
         write("config_json", "empty.json", b"{}")
-        cache = Path(os.environ.get("TMPDIR", "/tmp")) / f"seed-cache-{os.getpid()}"
-        with tj.Session(with_cert.config(ak_cache_dir=str(cache))) as s:
-            s.begin(b"")
-        for f in cache.iterdir():
-            write("ak_cache", "entry.json", f.read_bytes())
-        shutil.rmtree(cache)
+        for ak_alg, name in (("rsa", "entry.json"), ("ecc", "entry-ecc.json")):
+            cache = Path(os.environ.get("TMPDIR", "/tmp")) / f"seed-cache-{os.getpid()}"
+            with tj.Session(with_cert.config(ak_cache_dir=str(cache), ak_algorithm=ak_alg)) as s:
+                s.begin(b"")
+            for f in cache.iterdir():
+                write("ak_cache", name, f.read_bytes())
+            shutil.rmtree(cache)
     finally:
         with_cert.destroy()
         no_cert.destroy()

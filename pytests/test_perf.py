@@ -193,6 +193,32 @@ def test_cache_files_are_private_and_named_by_ek(tpm, tmp_path):
     assert entry["ek_pub_hash"] == ek_hash and entry["version"] == 1
 
 
+def self_signed_certificate_der() -> bytes:
+    """A valid certificate for a key that is no TPM's EK."""
+    import datetime
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(7)
+            .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+            .sign(key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+def with_checksum(entry: dict) -> dict:
+    """The entry with its "sha256" recomputed, as a writer that meant it
+    would: SHA-256 over the fields, each behind its 8-byte length."""
+    fields = [entry["ek_pub_hash"].encode(), entry["ak_algorithm"].encode()]
+    fields += [bytes.fromhex(entry[k]) for k in
+               ("public", "private", "create_data", "create_attestation", "create_signature")]
+    fields += [bytes.fromhex(entry.get("ek_cert", "")), entry.get("ek_template", "").encode()]
+    framed = b"".join(len(f).to_bytes(8, "big") + f for f in fields)
+    return dict(entry, sha256=hashlib.sha256(framed).hexdigest())
+
+
 def join_with_cache(tpm, tmp_path, cache, capfd, **config):
     with tj.Session(tpm.config(ak_cache_dir=str(cache), **config)) as s:
         init = s.begin(b"")
@@ -200,8 +226,13 @@ def join_with_cache(tpm, tmp_path, cache, capfd, **config):
     return pb.RegisterUsingTPMMethodRequest.FromString(init).init, capfd.readouterr().err
 
 
+# What the TPM checks when it loads the AK (public, private), and what it
+# does not but a verifier will (the creation data, attestation, signature
+# and EK certificate a renewal sends as they are).
 @pytest.mark.parametrize("corruption", ["garbage", "truncated", "wrong types", "bad private",
-                                        "other algorithm", "empty"])
+                                        "other algorithm", "empty", "bad signature",
+                                        "bad attestation", "short create_data", "bad ek_cert",
+                                        "ek_cert signature", "other ek_cert"])
 def test_corrupt_cache_file_is_replaced_with_a_warning(tpm, tmp_path, capfd, corruption):
     cache = tmp_path / "cache"
     first, _ = join_with_cache(tpm, tmp_path, cache, capfd)
@@ -223,6 +254,24 @@ def test_corrupt_cache_file_is_replaced_with_a_warning(tpm, tmp_path, capfd, cor
     elif corruption == "other algorithm":
         entry["ak_algorithm"] = "ecc"
         path.write_text(json.dumps(entry))
+    elif corruption in ("bad signature", "bad attestation", "short create_data", "bad ek_cert"):
+        field = {"bad signature": "create_signature", "bad attestation": "create_attestation",
+                 "short create_data": "create_data", "bad ek_cert": "ek_cert"}[corruption]
+        value = bytearray.fromhex(entry[field])
+        if corruption in ("short create_data", "bad ek_cert"):
+            del value[-1]
+        else:
+            value[len(value) // 2] ^= 1
+        entry[field] = value.hex()
+        path.write_text(json.dumps(entry))
+    elif corruption == "ek_cert signature":
+        cert = bytearray.fromhex(entry["ek_cert"])
+        cert[-1] ^= 1  # still parses, same key: only the checksum shows it
+        entry["ek_cert"] = cert.hex()
+        path.write_text(json.dumps(entry))
+    elif corruption == "other ek_cert":
+        entry["ek_cert"] = self_signed_certificate_der().hex()  # a well-formed one
+        path.write_text(json.dumps(entry))
     else:
         path.write_bytes(b"")
     second, err = join_with_cache(tpm, tmp_path, cache, capfd)
@@ -232,6 +281,28 @@ def test_corrupt_cache_file_is_replaced_with_a_warning(tpm, tmp_path, capfd, cor
     third, err = join_with_cache(tpm, tmp_path, cache, capfd)
     assert err == ""
     assert third.attestation_params == second.attestation_params
+    tpm.assert_clean()
+
+
+def test_wrong_endorsement_auth_fails_the_join_and_keeps_the_cache(tpm, tmp_path, capfd):
+    """A mistyped password says nothing about the cached AK: the join fails
+    with the authorization error, the cache file stays, and the next join
+    with the right password loads it."""
+    cache = tmp_path / "cache"
+    first, _ = join_with_cache(tpm, tmp_path, cache, capfd)
+    path = next(cache.iterdir())
+    stored = path.read_bytes()
+    with tj.Session(tpm.config(ak_cache_dir=str(cache), endorsement_auth="n0t-1t")) as s:
+        with pytest.raises(tj.Error) as e:
+            s.begin(b"")
+    assert e.value.args[0] == tj.ERR_TPM
+    assert "endorsement" in e.value.args[1]
+    assert "n0t-1t" not in e.value.args[1]
+    assert "making a new AK" not in capfd.readouterr().err
+    assert path.read_bytes() == stored
+    again, err = join_with_cache(tpm, tmp_path, cache, capfd)
+    assert err == ""
+    assert again.attestation_params == first.attestation_params
     tpm.assert_clean()
 
 
@@ -246,8 +317,14 @@ def test_cache_of_another_tpm_is_never_used(make_tpm, tmp_path, capfd):
     b_file.write_text(json.dumps(a_entry))
     _, err = join_with_cache(b, tmp_path, cache, capfd)
     assert "made for another EK" in err
-    # With the EK hash forged too, B's TPM refuses to load A's sealed key.
-    b_file.write_text(json.dumps(dict(a_entry, ek_pub_hash=b_hash)))
+    # Its EK hash forged, the EK certificate is A's: caught before the TPM.
+    b_file.write_text(json.dumps(with_checksum(dict(a_entry, ek_pub_hash=b_hash))))
+    _, err = join_with_cache(b, tmp_path, cache, capfd)
+    assert "its EK certificate is for another EK" in err
+    # Without the certificate, B's TPM refuses to load A's sealed key.
+    forged = dict(a_entry, ek_pub_hash=b_hash)
+    del forged["ek_cert"]
+    b_file.write_text(json.dumps(with_checksum(forged)))
     _, err = join_with_cache(b, tmp_path, cache, capfd)
     assert "the TPM refused the cached AK" in err
     assert json.loads(b_file.read_text())["private"] != a_entry["private"]

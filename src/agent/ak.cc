@@ -107,14 +107,18 @@ absl::StatusOr<Ak> CreatePrimaryAk(ESYS_CONTEXT* esys, KeyAlgorithm algorithm,
 absl::StatusOr<TpmHandle> LoadChildAk(ESYS_CONTEXT* esys, const Ek& ek, EkSession& session,
                                       absl::string_view endorsement_auth,
                                       const TPM2B_PUBLIC& public_area,
-                                      const TPM2B_PRIVATE& private_area) {
+                                      const TPM2B_PRIVATE& private_area, bool* blob_refused) {
+  if (blob_refused != nullptr) *blob_refused = false;
   TPMJOIN_RETURN_IF_ERROR(session.PrepareUse(endorsement_auth, /*last_use=*/false));
   ESYS_TR tr = ESYS_TR_NONE;
   const TSS2_RC rc = WithRetry([&] {
     return Esys_Load(esys, ek.handle.get(), session.get(), ESYS_TR_NONE, ESYS_TR_NONE,
                      &private_area, &public_area, &tr);
   });
-  if (rc != TSS2_RC_SUCCESS) return TssError("TPM2_Load(AK under the EK)", rc);
+  if (rc != TSS2_RC_SUCCESS) {
+    if (blob_refused != nullptr) *blob_refused = IsParameterError(rc);
+    return TssError("TPM2_Load(AK under the EK)", rc);
+  }
   return TpmHandle(esys, tr, TpmHandle::Kind::kFlush);
 }
 

@@ -54,11 +54,16 @@ absl::StatusOr<StorableAk> CreateChildAk(ESYS_CONTEXT* esys, const Ek& ek, EkSes
                                          absl::string_view endorsement_auth,
                                          KeyAlgorithm algorithm);
 
-// TPM2_Load of a stored child AK under the EK. `session` stays open.
+// TPM2_Load of a stored child AK under the EK. `session` stays open. On
+// failure, `*blob_refused` (when given) says whether TPM2_Load itself
+// refused the public or private area: the stored AK can never load under
+// this EK. Any other failure (the EK's authorization, the connection, no
+// free object slot) says nothing about the stored AK.
 absl::StatusOr<TpmHandle> LoadChildAk(ESYS_CONTEXT* esys, const Ek& ek, EkSession& session,
                                       absl::string_view endorsement_auth,
                                       const TPM2B_PUBLIC& public_area,
-                                      const TPM2B_PRIVATE& private_area);
+                                      const TPM2B_PRIVATE& private_area,
+                                      bool* blob_refused = nullptr);
 
 // TPM2_CertifyCreation by the AK over its own creation.
 absl::StatusOr<AkAttestation> CertifyAkCreation(ESYS_CONTEXT* esys, ESYS_TR ak,

@@ -20,9 +20,14 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "abi/tpmjoin.pb.h"
+#include "src/common/digest.h"
+#include "src/common/ek_cert.h"
 #include "src/common/errors.h"
 #include "src/common/hex.h"
+#include "src/common/keys.h"
 #include "src/common/tpm_mu.h"
+#include "src/verifier/ak_validation.h"
 
 namespace tpmjoin::agent {
 namespace {
@@ -116,6 +121,67 @@ absl::StatusOr<Bytes> HexField(const Json& json, const char* key) {
   return *bytes;
 }
 
+// SHA-256 over every field of an entry, each length-prefixed: damage the
+// other checks cannot see (a flipped bit in the EK certificate's
+// signature, say) still shows.
+std::string EntryChecksum(const std::string& ek_pub_hash, KeyAlgorithm algorithm, ByteSpan pub,
+                          ByteSpan priv, const CachedAk& ak) {
+  const std::string algorithm_name(KeyAlgorithmName(algorithm));
+  const Bytes no_cert;
+  const ByteSpan fields[] = {AsSpan(ek_pub_hash),
+                             AsSpan(algorithm_name),
+                             pub,
+                             priv,
+                             ak.attestation.creation_data,
+                             ak.attestation.attestation,
+                             ak.attestation.signature,
+                             ak.ek_cert_der ? ByteSpan(*ak.ek_cert_der) : ByteSpan(no_cert),
+                             AsSpan(ak.ek_template)};
+  Bytes framed;
+  for (const ByteSpan& field : fields) {
+    const uint64_t n = field.size();
+    for (int shift = 56; shift >= 0; shift -= 8) framed.push_back(static_cast<uint8_t>(n >> shift));
+    framed.insert(framed.end(), field.begin(), field.end());
+  }
+  absl::StatusOr<Bytes> digest = Digest(EVP_sha256(), {framed});
+  return digest.ok() ? HexEncode(*digest) : std::string();
+}
+
+// A renewal sends the stored attestation and EK certificate as they are.
+// What the TPM does not check when it loads the AK (the creation data, the
+// attestation, its signature, the certificate) is checked here, as a
+// verifier will: a damaged entry is replaced instead of failing every
+// renewal at the server.
+absl::Status CheckSentParts(const CachedAk& ak, const std::string& ek_pub_hash) {
+  v1::TPMAttestationParameters params;
+  const AkAttestation& att = ak.attestation;
+  params.set_public_(att.public_area.data(), att.public_area.size());
+  params.set_create_data(att.creation_data.data(), att.creation_data.size());
+  params.set_create_attestation(att.attestation.data(), att.attestation.size());
+  params.set_create_signature(att.signature.data(), att.signature.size());
+  absl::StatusOr<verifier::AkAttestation> parsed = verifier::ParseAkAttestation(params);
+  if (!parsed.ok()) {
+    return InternalError(absl::StrCat("its attestation is damaged: ", parsed.status().message()));
+  }
+  if (auto judged = verifier::CheckAkAttestation(*parsed); !judged.ok()) {
+    return InternalError(
+        absl::StrCat("a verifier would deny its attestation: ", judged.status().message()));
+  }
+  if (!ak.ek_cert_der) return absl::OkStatus();
+  absl::StatusOr<X509Ptr> cert = ParseCertificateDer(*ak.ek_cert_der);
+  absl::StatusOr<EvpPkeyPtr> key =
+      cert.ok() ? CertificatePublicKey(cert->get()) : absl::StatusOr<EvpPkeyPtr>(cert.status());
+  absl::StatusOr<Bytes> pkix = key.ok() ? PkixDer(key->get()) : absl::StatusOr<Bytes>(key.status());
+  if (!pkix.ok()) {
+    return InternalError(absl::StrCat("its EK certificate is damaged: ", pkix.status().message()));
+  }
+  TPMJOIN_ASSIGN_OR_RETURN(const Bytes hash, Digest(EVP_sha256(), {*pkix}));
+  if (HexEncode(hash) != ek_pub_hash) {
+    return InternalError("its EK certificate is for another EK");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<CachedAk> ParseCachedAk(absl::string_view text, const std::string& ek_pub_hash,
@@ -146,6 +212,11 @@ absl::StatusOr<CachedAk> ParseCachedAk(absl::string_view text, const std::string
     TPMJOIN_ASSIGN_OR_RETURN(ak.ek_cert_der, HexField(json, "ek_cert"));
   }
   ak.ek_template = StringField(json, "ek_template");
+  TPMJOIN_RETURN_IF_ERROR(CheckSentParts(ak, ek_pub_hash));
+  const std::string checksum = EntryChecksum(ek_pub_hash, algorithm, pub, priv, ak);
+  if (checksum.empty() || StringField(json, "sha256") != checksum) {
+    return InternalError("its checksum (\"sha256\") is missing or does not match: damaged");
+  }
   return ak;
 }
 
@@ -238,6 +309,7 @@ absl::Status AkCache::Store(const std::string& ek_pub_hash, KeyAlgorithm algorit
   };
   if (ak.ek_cert_der) json["ek_cert"] = HexEncode(*ak.ek_cert_der);
   if (!ak.ek_template.empty()) json["ek_template"] = ak.ek_template;
+  json["sha256"] = EntryChecksum(ek_pub_hash, algorithm, pub, priv, ak);
   const std::string text = json.dump(1);
 
   const std::string path = PathFor(ek_pub_hash, algorithm);

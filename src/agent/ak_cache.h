@@ -8,8 +8,10 @@
 // made under (so that a renewal finds an ECC EK without probing the TPM's
 // NV range). Files are 0600, written atomically (temp file, fsync, rename);
 // temp files a crashed writer left behind are removed once they are old. A
-// file that is corrupt, for another EK or for another algorithm is ignored
-// with a warning, and the AK is made again.
+// file that is corrupt (its "sha256" over all fields does not match, or
+// what a renewal would send would not pass a verifier's AK checks, or its
+// EK certificate is for another key), for another EK or for another
+// algorithm is ignored with a warning, and the AK is made again.
 //
 // The directory must be private: it is created 0700; an existing one that
 // this process owns with group or other permission bits is set to 0700

@@ -102,8 +102,9 @@ absl::StatusOr<JoinSession::PendingJoin> JoinSession::CachedAkJoin() {
                            EkSession::Start(esys, *ek_, config_.parameter_encryption));
 
   if (std::optional<CachedAk> cached = cache_->Lookup(ek_hash, config_.ak_algorithm)) {
-    absl::StatusOr<TpmHandle> handle =
-        LoadChildAk(esys, *ek_, session, auth, cached->public_area, cached->private_area);
+    bool blob_refused = false;
+    absl::StatusOr<TpmHandle> handle = LoadChildAk(esys, *ek_, session, auth, cached->public_area,
+                                                   cached->private_area, &blob_refused);
     if (handle.ok()) {
       if (!ek_cert_known_ && !config_.ek_cert_file) {
         ek_->cert_der = cached->ek_cert_der;  // checked against this EK when it was stored
@@ -113,7 +114,10 @@ absl::StatusOr<JoinSession::PendingJoin> JoinSession::CachedAkJoin() {
       return PendingJoin{Ak{*std::move(handle), std::move(cached->attestation)},
                          std::move(session)};
     }
-    if (AbiCodeOf(handle.status()) == AbiCode::kTpmUnavailable) return handle.status();
+    // A wrong endorsement_auth, a lockout, a full TPM: the join fails and
+    // the cached AK stays for the next one. Only an AK the TPM itself
+    // refuses to load is replaced.
+    if (!blob_refused) return handle.status();
     Warn(absl::StrCat("the TPM refused the cached AK \"",
                       cache_->PathFor(ek_hash, config_.ak_algorithm),
                       "\" (", handle.status().message(), "); making a new AK"));

@@ -67,6 +67,10 @@ bool IsHandleMissing(TSS2_RC rc) {
   return Format1Error(rc) == TPM2_RC_HANDLE;
 }
 
+bool IsParameterError(TSS2_RC rc) {
+  return (rc & kLayerMask) == 0 && (rc & TPM2_RC_FMT1) != 0 && (rc & TPM2_RC_P) != 0;
+}
+
 bool IsContextUnusable(TSS2_RC rc) {
   return rc == TSS2_ESYS_RC_RSP_AUTH_FAILED || rc == TSS2_ESYS_RC_BAD_SEQUENCE;
 }

@@ -50,6 +50,10 @@ bool IsConnectionLost(TSS2_RC rc);
 // The handle does not exist in the TPM (TPM_RC_HANDLE on a handle).
 bool IsHandleMissing(TSS2_RC rc);
 
+// The TPM refused one of the command's parameters (a format-one response
+// code with TPM_RC_P set: TPM_RC_INTEGRITY, _SIZE, _KEY, _VALUE, ...).
+bool IsParameterError(TSS2_RC rc);
+
 // ESAPI will refuse every later command on this context: a response failed
 // its integrity check (TSS2_ESYS_RC_RSP_AUTH_FAILED), or an earlier failure
 // already left it so (TSS2_ESYS_RC_BAD_SEQUENCE). Any non-TPM error after a
