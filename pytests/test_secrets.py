@@ -6,13 +6,15 @@ the verifier's result and on the process's stdout and stderr."""
 import base64
 import json
 import os
+import subprocess
+import time
 
 import pytest
 
 import _tpmjoin as tj
 import tpmjoin_pb2 as pb
 from test_e2e import allow_tpm, expect, flip
-from tpmharness import Variant, make_challenge_tools, solution_of
+from tpmharness import Variant, make_challenge_pytss, make_challenge_tools, solution_of
 
 
 def spellings(secret: bytes) -> list[str]:
@@ -129,3 +131,40 @@ def test_identify_errors_carry_no_password(tpm, key):
     text = expect(tj.ERR_INVALID_ARGUMENT, tj.identify, config)
     assert key in text
     assert "x" * 65 not in text
+
+
+@pytest.mark.parametrize("encryption", [True, False], ids=["encrypted", "clear"])
+def test_no_copy_of_the_secret_or_password_stays_in_memory(make_tpm, tmp_path, build_dir,
+                                                           encryption):
+    """tests/secret_scan: a C agent joins, then searches its own writable
+    memory. The recovered secret is gone once the caller freed its answer
+    (tpm2-tss' SAPI buffer, where ESAPI decrypts and unmarshals the
+    response, is wiped too); the endorsement password is gone once the
+    session is closed (while open, the session keeps it for renewals)."""
+    password = "E-" + os.urandom(8).hex()
+    tpm = make_tpm(Variant(endorsement_auth=password))
+    secret = os.urandom(32)
+    masked = lambda data: bytes(b ^ 0x5A for b in data).hex()  # noqa: E731
+    config = tpm.config(parameter_encryption=encryption)
+    scan = subprocess.Popen(
+        [str(build_dir / "tests" / "tpmjoin-secret-scan"), masked(config.encode()),
+         masked(secret), masked(password.encode()), str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        init = tmp_path / "init.bin"
+        deadline = time.monotonic() + 60
+        while not init.exists() and scan.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert init.exists(), scan.communicate()[1]
+        challenge = make_challenge_pytss(init.read_bytes(), secret)
+        (tmp_path / "challenge.tmp").write_bytes(challenge)
+        os.rename(tmp_path / "challenge.tmp", tmp_path / "challenge.bin")
+        out, err = scan.communicate(timeout=60)
+    finally:
+        if scan.poll() is None:
+            scan.kill()
+    assert scan.returncode == 0, err
+    hits = {tuple(line.split()[:2]): int(line.split()[2]) for line in out.splitlines()}
+    assert hits == {("after_respond", "secret"): 0, ("after_close", "secret"): 0,
+                    ("after_close", "password"): 0}, out
+    tpm.assert_clean()

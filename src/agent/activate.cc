@@ -1,8 +1,31 @@
 #include "src/agent/activate.h"
 
+#include <openssl/crypto.h>
+#include <tss2/tss2_sys.h>
+
 #include "src/common/errors.h"
 
 namespace tpmjoin::agent {
+namespace {
+
+// ESAPI unmarshals TPM2_ActivateCredential's response (decrypted in place
+// when the session encrypts it) from the SAPI context's buffer, and leaves
+// it there until the next command overwrites part of it, and in freed
+// memory after Esys_Finalize. Wipe the response parameters: they hold the
+// recovered secret.
+void WipeResponseParameters(ESYS_CONTEXT* esys) {
+  TSS2_SYS_CONTEXT* sys = nullptr;
+  if (Esys_GetSysContext(esys, &sys) != TSS2_RC_SUCCESS || sys == nullptr) return;
+  size_t size = 0;
+  const uint8_t* parameters = nullptr;
+  if (Tss2_Sys_GetRpBuffer(sys, &size, &parameters) != TSS2_RC_SUCCESS || parameters == nullptr) {
+    return;
+  }
+  // The buffer is SAPI's own (the const is its API's, not the memory's).
+  OPENSSL_cleanse(const_cast<uint8_t*>(parameters), size);
+}
+
+}  // namespace
 
 absl::StatusOr<SecureBytes> ActivateCredential(ESYS_CONTEXT* esys, const Ek& ek, ESYS_TR ak,
                                                EkSession& session,
@@ -16,6 +39,7 @@ absl::StatusOr<SecureBytes> ActivateCredential(ESYS_CONTEXT* esys, const Ek& ek,
                                    ESYS_TR_NONE, &credential_blob, &secret, &cert_info);
   });
   EsysSecretPtr<TPM2B_DIGEST> owned(cert_info);
+  WipeResponseParameters(esys);
   // On failure the TPM keeps the session, and its owner flushes it.
   if (rc != TSS2_RC_SUCCESS) return TssError("TPM2_ActivateCredential", rc);
   session.Consumed();
