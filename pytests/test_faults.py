@@ -31,6 +31,15 @@ def test_busy_tpm_is_retried(faulty, tpm, tmp_path, rc, command, cc):
     tpm.assert_clean()
 
 
+@pytest.mark.parametrize("after", ["CertifyCreation", "ActivateCredential"])
+def test_refused_flush_is_tried_again(faulty, tpm, tmp_path, after):
+    """The TPM answers one FlushContext with TPM_RC_FAILURE: the library
+    flushes again, so the AK does not stay loaded (a TPM without a resource
+    manager has about three object slots)."""
+    join(faulty(f"FlushContext=101*1@{after}"), tmp_path)
+    tpm.assert_clean()
+
+
 # src/agent/tss.h WithRetry: a first delay of 20 ms, doubled up to 500 ms,
 # until the delays add up to 5 s; ESAPI itself submits each command up to
 # ESYS_MAX_SUBMISSIONS (5, tpm2-tss esys_int.h) times while the TPM answers

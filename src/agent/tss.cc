@@ -152,6 +152,13 @@ TSS2_RC TpmHandle::Flush() {
   bool esys_forgot = false;  // a successful Esys_FlushContext drops the metadata
   if (kind_ == Kind::kFlush) {
     rc = WithRetry([&] { return Esys_FlushContext(esys_, tr_); });
+    // The TPM refused the flush (WithRetry already waited out RETRY and the
+    // like): one more try, or the object stays loaded in a TPM that has no
+    // resource manager. ESAPI keeps the handle after a TPM error.
+    if ((rc & TSS2_RC_LAYER_MASK) == TSS2_TPM_RC_LAYER && rc != TSS2_RC_SUCCESS &&
+        !IsHandleMissing(rc)) {
+      rc = WithRetry([&] { return Esys_FlushContext(esys_, tr_); });
+    }
     esys_forgot = rc == TSS2_RC_SUCCESS;
     if (rc == TSS2_ESYS_RC_BAD_SEQUENCE) {
       const TSS2_RC raw = FlushThroughSapi(esys_, tr_);
