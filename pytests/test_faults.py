@@ -102,6 +102,31 @@ def test_authorization_failure_names_the_hierarchy(faulty, tpm):
     tpm.assert_clean()
 
 
+@pytest.mark.parametrize("command,cc,what", [
+    ("CreatePrimary", 0x131, "AK"),
+    ("CreatePrimary", 0x131, "EK"),  # no persistent RSA EK: made by CreatePrimary
+    ("Load", 0x157, "cached AK"),    # a child AK of the EK
+])
+def test_tampered_response_to_an_object_load_leaves_no_object(faulty, tpm, tmp_path, command,
+                                                              cc, what):
+    """The TPM made the object, but its response was altered on the way:
+    ESAPI rejects it and returns no handle. The library flushes the object
+    through SAPI (a TPM without a resource manager has about three slots)."""
+    if what == "EK":
+        tpm.tool("tpm2_evictcontrol", "-C", "o", "-c", "0x81010001")
+    extra = {"ak_cache_dir": str(tmp_path / "cache")} if what == "cached AK" else {}
+    if extra:
+        join(faulty("", **extra), tmp_path)  # fills the cache
+    with tj.Session(faulty(f"{command}=corrupt", **extra)) as s:
+        with pytest.raises(tj.Error) as e:
+            s.begin(b"")
+    assert e.value.args[0] == tj.ERR_TPM_UNAVAILABLE, e.value.args
+    assert f"corrupted 0x{cc:x} rc=0x0" in faulty.log()
+    tpm.assert_clean()
+    join(faulty("", **extra), tmp_path)  # the TPM is fine
+    tpm.assert_clean()
+
+
 @pytest.mark.parametrize("command", ["ReadPublic", "CertifyCreation", "ActivateCredential"])
 def test_disconnect_mid_command_is_tpm_unavailable(faulty, tpm, tmp_path, command):
     s = tj.Session(faulty(f"{command}=disconnect"))

@@ -95,6 +95,7 @@ absl::StatusOr<Ak> CreatePrimaryAk(ESYS_CONTEXT* esys, KeyAlgorithm algorithm,
   EsysPtr<TPM2B_DIGEST> owned_hash(creation_hash);
   EsysPtr<TPMT_TK_CREATION> owned_ticket(creation_ticket);
   if (rc != TSS2_RC_SUCCESS) {
+    FlushObjectOfRejectedResponse(esys, rc);
     return TssError("TPM2_CreatePrimary(AK, owner hierarchy)", rc);
   }
   Ak ak;
@@ -116,6 +117,7 @@ absl::StatusOr<TpmHandle> LoadChildAk(ESYS_CONTEXT* esys, const Ek& ek, EkSessio
                      &private_area, &public_area, &tr);
   });
   if (rc != TSS2_RC_SUCCESS) {
+    FlushObjectOfRejectedResponse(esys, rc);
     if (blob_refused != nullptr) *blob_refused = IsParameterError(rc);
     return TssError("TPM2_Load(AK under the EK)", rc);
   }

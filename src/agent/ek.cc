@@ -86,6 +86,7 @@ absl::StatusOr<Ek> CreateEk(ESYS_CONTEXT* esys, const EkProfile& profile,
                               &out_public, nullptr, nullptr, nullptr);
   });
   if (rc != TSS2_RC_SUCCESS) {
+    FlushObjectOfRejectedResponse(esys, rc);
     return TssError(absl::StrFormat("TPM2_CreatePrimary(%s EK, endorsement hierarchy)",
                                     profile.name),
                     rc);

@@ -146,6 +146,30 @@ TSS2_RC FlushThroughSapi(ESYS_CONTEXT* esys, ESYS_TR tr) {
 
 }  // namespace
 
+void FlushObjectOfRejectedResponse(ESYS_CONTEXT* esys, TSS2_RC rc) {
+  const TSS2_RC layer = rc & kLayerMask;
+  const TSS2_RC base = BaseRc(rc);
+  if ((layer != TSS2_ESAPI_RC_LAYER && layer != TSS2_SYS_RC_LAYER) ||
+      base == TSS2_BASE_RC_IO_ERROR || base == TSS2_BASE_RC_NO_CONNECTION) {
+    return;
+  }
+  TSS2_SYS_CONTEXT* sys = nullptr;
+  size_t size = 0;
+  const uint8_t* parameters = nullptr;
+  if (Esys_GetSysContext(esys, &sys) != TSS2_RC_SUCCESS || sys == nullptr ||
+      Tss2_Sys_GetRpBuffer(sys, &size, &parameters) != TSS2_RC_SUCCESS ||
+      parameters == nullptr) {
+    return;  // SAPI did not receive a whole, successful response
+  }
+  // A response with sessions: header (10 bytes), the object's handle,
+  // parameterSize (4), parameters. Both commands return exactly one handle.
+  const uint8_t* h = parameters - 8;
+  const TPM2_HANDLE handle = (TPM2_HANDLE{h[0]} << 24) | (TPM2_HANDLE{h[1]} << 16) |
+                             (TPM2_HANDLE{h[2]} << 8) | TPM2_HANDLE{h[3]};
+  if ((handle >> TPM2_HR_SHIFT) != TPM2_HT_TRANSIENT) return;
+  (void)WithRetry([&] { return Tss2_Sys_FlushContext(sys, handle); });
+}
+
 TSS2_RC TpmHandle::Flush() {
   if (tr_ == ESYS_TR_NONE || esys_ == nullptr) return TSS2_RC_SUCCESS;
   TSS2_RC rc = TSS2_RC_SUCCESS;

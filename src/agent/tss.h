@@ -148,6 +148,15 @@ class TpmHandle {
   Kind kind_ = Kind::kFlush;
 };
 
+// After ESAPI rejected the response to a command that loads an object
+// (TPM2_CreatePrimary, TPM2_Load) in its own checks (`rc` from the ESAPI or
+// SAPI layer: the response's session area or name did not check out), the
+// TPM made the object but ESAPI returns no ESYS_TR for it. Flushes it
+// through SAPI, whose buffer still holds the response, so that it does not
+// stay loaded in a TPM without a resource manager. Does nothing for other
+// `rc`s (a TPM error: no object; a lost connection: no response).
+void FlushObjectOfRejectedResponse(ESYS_CONTEXT* esys, TSS2_RC rc);
+
 // Sets the authValue ESAPI uses for `tr` (e.g. a hierarchy password).
 absl::Status SetAuth(ESYS_CONTEXT* esys, ESYS_TR tr, absl::string_view auth);
 
