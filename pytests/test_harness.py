@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 import textwrap
+
+import pytest
 from pathlib import Path
 
 from tpmharness import swtpm_processes_under
@@ -131,3 +133,25 @@ def test_localca_guard_fails_the_session_on_a_change(tmp_path):
     assert r.returncode == 1, out
     assert f"the test session changed {fake}" in out, out
     assert "'certserial'" in out and "(modified)" in out
+
+
+@pytest.mark.parametrize("curve", ["secp256r1", "secp384r1"])
+def test_ek_public_for_the_tools_keeps_field_sized_coordinates(curve):
+    """One ECC EK in 256 has an x (or y) below 2^(n-8): the TPM2B_PUBLIC
+    handed to tpm2_makecredential must still carry it at field size, as the
+    TPM does (KDFe hashes x), or the credential fails TPM_RC_INTEGRITY."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from tpm2_pytss.types import TPM2B_PUBLIC
+    from tpmharness import ek_tpm2b_public
+    ec_curve = {"secp256r1": ec.SECP256R1(), "secp384r1": ec.SECP384R1()}[curve]
+    size = (ec_curve.key_size + 7) // 8
+    for coordinate in ("x", "y"):
+        while True:  # about 256 tries
+            key = ec.generate_private_key(ec_curve).public_key()
+            if getattr(key.public_numbers(), coordinate) < 1 << (8 * size - 8):
+                break
+        pub, _ = TPM2B_PUBLIC.unmarshal(ek_tpm2b_public(key))
+        point = pub.publicArea.unique.ecc
+        assert (len(bytes(point.x)), len(bytes(point.y))) == (size, size)
+        assert int.from_bytes(bytes(point.x), "big") == key.public_numbers().x
+        assert int.from_bytes(bytes(point.y), "big") == key.public_numbers().y

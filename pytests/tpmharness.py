@@ -392,6 +392,15 @@ def ek_tpm2b_public(key) -> bytes:
         objectAttributes=(TPMA_OBJECT.RESTRICTED | TPMA_OBJECT.DECRYPT | TPMA_OBJECT.FIXEDTPM
                           | TPMA_OBJECT.FIXEDPARENT | TPMA_OBJECT.SENSITIVEDATAORIGIN
                           | TPMA_OBJECT.ADMINWITHPOLICY))
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        # tpm2-pytss' from_pem drops leading zero bytes of x and y; a TPM's
+        # coordinates are field-sized, and KDFe's PartyVInfo is that x: with
+        # a 31-byte x (1 EK in 256) tpm2_makecredential makes a credential
+        # the TPM rejects (TPM_RC_INTEGRITY).
+        size = (key.curve.key_size + 7) // 8
+        nums = key.public_numbers()
+        pub.unique.ecc.x = nums.x.to_bytes(size, "big")
+        pub.unique.ecc.y = nums.y.to_bytes(size, "big")
     return TPM2B_PUBLIC(publicArea=pub).marshal()
 
 
