@@ -7,9 +7,9 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
-from pathlib import Path
 
 from tpmharness import swtpm_processes_under
 
