@@ -25,6 +25,15 @@ void WipeResponseParameters(ESYS_CONTEXT* esys) {
   OPENSSL_cleanse(const_cast<uint8_t*>(parameters), size);
 }
 
+// Esys_ActivateCredential's callees (ESAPI's unmarshalling, OpenSSL's AES
+// decryption of the response) leave the secret in their stack frames, dead
+// once they return but intact until something overwrites them. Overwrite
+// the stack below the caller's frame.
+__attribute__((noinline)) void WipeStackBelow() {
+  unsigned char frames[32 * 1024];
+  OPENSSL_cleanse(frames, sizeof(frames));
+}
+
 }  // namespace
 
 absl::StatusOr<SecureBytes> ActivateCredential(ESYS_CONTEXT* esys, const Ek& ek, ESYS_TR ak,
@@ -40,6 +49,7 @@ absl::StatusOr<SecureBytes> ActivateCredential(ESYS_CONTEXT* esys, const Ek& ek,
   });
   EsysSecretPtr<TPM2B_DIGEST> owned(cert_info);
   WipeResponseParameters(esys);
+  WipeStackBelow();
   // On failure the TPM keeps the session, and its owner flushes it.
   if (rc != TSS2_RC_SUCCESS) return TssError("TPM2_ActivateCredential", rc);
   session.Consumed();

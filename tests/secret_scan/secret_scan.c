@@ -67,6 +67,10 @@ static int count_hits(const pattern *p) {
       }
     }
   }
+  /* The buffer held copies of whatever it scanned: wipe it, or a later scan
+   * finds them in freed memory (ASan's quarantine keeps freed blocks). */
+  volatile uint8_t *wipe = buf;
+  for (size_t i = 0; i < kChunk + p->len; ++i) wipe[i] = 0;
   free(buf);
   fclose(maps);
   fclose(mem);
@@ -92,7 +96,7 @@ int main(int argc, char **argv) {
 
   tpmjoin_session *s = NULL;
   const tpmjoin_status opened = tpmjoin_session_open(config_json, &s);
-  memset(config_json, 0, config.len);  /* our own copy of the password */
+  explicit_bzero(config_json, config.len);  /* our own copy of the password */
   free(config_json);
   if (opened != TPMJOIN_OK) return fail("tpmjoin_session_open");
 
