@@ -155,6 +155,18 @@ class LeafTest : public ::testing::TestWithParam<bool> {
     ERR_clear_error();
     return leaf;
   }
+  // A leaf issued by a CA made from `issuer_spec` (itself issued by the test
+  // PKI's issuing CA), checked with that CA as an intermediate under the
+  // issuing CA, or (`issuer_is_anchor`) listed as the anchor itself.
+  absl::Status VerifyLeafOf(const CertSpec& issuer_spec, bool issuer_is_anchor = false) const {
+    TestPki pki;
+    const TestCert issuer = IssueCertificate(issuer_spec, &pki.issuer);
+    const TestCert leaf = IssueLeaf(issuer, LeafSpec());
+    CertChainVerifier v = issuer_is_anchor
+                              ? Make(Certs({issuer.cert.get()}))
+                              : Make(Certs({pki.issuer.cert.get()}), Certs({issuer.cert.get()}));
+    return v.Verify(leaf.cert.get(), time(nullptr)).status();
+  }
   // A leaf made from `spec`, checked against the test PKI's issuing CA.
   absl::Status VerifyLeaf(const CertSpec& spec) const {
     TestPki pki;
@@ -211,14 +223,10 @@ TEST_P(LeafTest, ForgedSignatureIsDenied) {
 
 TEST_P(LeafTest, IssuerThatIsNotACaIsDenied) {
   // keyCertSign, but basicConstraints CA:FALSE.
-  TestPki pki;
   CertSpec not_ca = EkSpec(7);
   not_ca.subject_cn = "Not a CA";
   not_ca.key_usage = "critical,keyCertSign";
-  const TestCert issuer = IssueCertificate(not_ca, &pki.issuer);
-  const TestCert leaf = IssueLeaf(issuer, LeafSpec());
-  CertChainVerifier v = Make(Certs({pki.issuer.cert.get()}), Certs({issuer.cert.get()}));
-  EXPECT_DENIED(v.Verify(leaf.cert.get(), time(nullptr)).status(),
+  EXPECT_DENIED(VerifyLeafOf(not_ca),
                 "CA certificate \"CN=Not a CA\" (depth 1) is not a CA certificate");
 }
 
@@ -226,37 +234,25 @@ TEST_P(LeafTest, IntermediateWithoutBasicConstraintsIsDenied) {
   // keyCertSign but no basicConstraints: X509_check_ca says 4 ("maybe a
   // CA"), which X509_verify_cert refuses for an intermediate; the
   // hand-checked link of an id-RSAES-OAEP leaf must refuse it too.
-  TestPki pki;
   CertSpec spec = CaSpec("No basicConstraints CA", 10);
   spec.no_basic_constraints = true;
-  const TestCert issuer = IssueCertificate(spec, &pki.issuer);
-  const TestCert leaf = IssueLeaf(issuer, LeafSpec());
-  CertChainVerifier v = Make(Certs({pki.issuer.cert.get()}), Certs({issuer.cert.get()}));
-  EXPECT_DENIED(v.Verify(leaf.cert.get(), time(nullptr)).status(),
+  EXPECT_DENIED(VerifyLeafOf(spec),
                 "CA certificate \"CN=No basicConstraints CA\" (depth 1) is not a CA certificate");
 }
 
 TEST_P(LeafTest, ListedAnchorWithoutBasicConstraintsIsTrusted) {
   // The operator listed it: as X509_verify_cert treats trust anchors, a
   // keyCertSign certificate without basicConstraints may issue the EK.
-  TestPki pki;
   CertSpec spec = CaSpec("No basicConstraints CA", 10);
   spec.no_basic_constraints = true;
-  const TestCert issuer = IssueCertificate(spec, &pki.issuer);
-  const TestCert leaf = IssueLeaf(issuer, LeafSpec());
-  const absl::Status status =
-      Make(Certs({issuer.cert.get()})).Verify(leaf.cert.get(), time(nullptr)).status();
+  const absl::Status status = VerifyLeafOf(spec, /*issuer_is_anchor=*/true);
   EXPECT_TRUE(status.ok()) << status;
 }
 
 TEST_P(LeafTest, IssuerWithoutKeyCertSignIsNotAnIssuer) {
-  TestPki pki;
   CertSpec no_sign = CaSpec("No certSign CA", 8);
   no_sign.key_usage = "critical,digitalSignature";
-  const TestCert issuer = IssueCertificate(no_sign, &pki.issuer);
-  const TestCert leaf = IssueLeaf(issuer, LeafSpec());
-  CertChainVerifier v = Make(Certs({pki.issuer.cert.get()}), Certs({issuer.cert.get()}));
-  EXPECT_DENIED(v.Verify(leaf.cert.get(), time(nullptr)).status(), "does not chain to any");
+  EXPECT_DENIED(VerifyLeafOf(no_sign), "does not chain to any");
 }
 
 TEST_P(LeafTest, ExpiredIntermediateIsNamed) {
