@@ -168,15 +168,12 @@ absl::Status CheckSentParts(const CachedAk& ak, const std::string& ek_pub_hash) 
         absl::StrCat("a verifier would deny its attestation: ", judged.status().message()));
   }
   if (!ak.ek_cert_der) return absl::OkStatus();
-  absl::StatusOr<X509Ptr> cert = ParseCertificateDer(*ak.ek_cert_der);
-  absl::StatusOr<EvpPkeyPtr> key =
-      cert.ok() ? CertificatePublicKey(cert->get()) : absl::StatusOr<EvpPkeyPtr>(cert.status());
-  absl::StatusOr<Bytes> pkix = key.ok() ? PkixDer(key->get()) : absl::StatusOr<Bytes>(key.status());
+  const absl::StatusOr<Bytes> pkix = CertificatePkixDer(*ak.ek_cert_der);
   if (!pkix.ok()) {
     return InternalError(absl::StrCat("its EK certificate is damaged: ", pkix.status().message()));
   }
-  TPMJOIN_ASSIGN_OR_RETURN(const Bytes hash, Digest(EVP_sha256(), {*pkix}));
-  if (HexEncode(hash) != ek_pub_hash) {
+  TPMJOIN_ASSIGN_OR_RETURN(const std::string cert_ek_hash, EkPubHash(*pkix));
+  if (cert_ek_hash != ek_pub_hash) {
     return InternalError("its EK certificate is for another EK");
   }
   return absl::OkStatus();

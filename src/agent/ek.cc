@@ -234,12 +234,9 @@ absl::Status ReadEkCertificate(TpmConnection& tpm, const AgentConfig& config, Ek
                ? Annotate(status, source)
                : TpmError(absl::StrFormat("%s: %s", source, status.message()));
   };
-  absl::StatusOr<X509Ptr> cert = ParseCertificateDer(*ek->cert_der);
-  if (!cert.ok()) return from_source(cert.status());
-  absl::StatusOr<EvpPkeyPtr> cert_key = CertificatePublicKey(cert->get());
-  if (!cert_key.ok()) return from_source(cert_key.status());
-  TPMJOIN_ASSIGN_OR_RETURN(Bytes cert_pkix, PkixDer(cert_key->get()));
-  if (cert_pkix != ek->identity.pkix_der) {
+  const absl::StatusOr<Bytes> cert_pkix = CertificatePkixDer(*ek->cert_der);
+  if (!cert_pkix.ok()) return from_source(cert_pkix.status());
+  if (*cert_pkix != ek->identity.pkix_der) {
     // A wrong file is the caller's mistake; a wrong certificate in NV is
     // the TPM's (or its provisioning's).
     const auto make_error = config.ek_cert_file ? InvalidArgumentError : TpmError;

@@ -4,7 +4,6 @@
 
 #include "absl/strings/str_format.h"
 #include "src/agent/tr_public.h"
-#include "src/common/der.h"
 #include "src/common/ek_cert.h"
 #include "src/common/errors.h"
 
@@ -127,13 +126,10 @@ absl::StatusOr<Bytes> ReadNvCertificate(ESYS_CONTEXT* esys, const NvIndex& index
                                         absl::string_view owner_auth) {
   const size_t index_size = index.pub.nvPublic.dataSize;
   TPMJOIN_ASSIGN_OR_RETURN(Bytes contents, ReadNv(esys, index, 0, kDefaultNvChunk, owner_auth));
-  // A TCG PC Client header (7 bytes) may precede the DER.
-  const size_t header =
-      (contents.size() > 7 && contents[0] == 0x10 && contents[1] == 0x01) ? 7 : 0;
-  const ByteSpan cert = ByteSpan(contents).subspan(header);
-  const size_t der_length =
-      !cert.empty() && cert[0] == der::kSequence ? der::ElementLength(cert) : 0;
-  const size_t needed = der_length == 0 ? index_size : std::min(index_size, header + der_length);
+  // Read what the first chunk says the certificate needs (TCG header and
+  // DER length), the whole index when it says nothing.
+  const size_t cert_size = NvCertificateSize(contents);
+  const size_t needed = cert_size == 0 ? index_size : std::min(index_size, cert_size);
   if (needed > contents.size()) {
     TPMJOIN_ASSIGN_OR_RETURN(
         Bytes rest, ReadNv(esys, index, contents.size(), needed - contents.size(), owner_auth));

@@ -21,6 +21,14 @@ namespace {
 constexpr uint8_t kTcgHeader[] = {0x10, 0x01, 0x00};
 constexpr size_t kTcgHeaderSize = 7;
 
+// 7 when `data` starts with a TCG PC Client stored-certificate header.
+size_t TcgHeaderSize(ByteSpan data) {
+  return data.size() >= kTcgHeaderSize && std::equal(kTcgHeader, kTcgHeader + 3, data.begin()) &&
+                 data[5] == 0x10 && data[6] == 0x02
+             ? kTcgHeaderSize
+             : 0;
+}
+
 std::string Asn1StringToUtf8(const ASN1_STRING* s) {
   unsigned char* utf8 = nullptr;
   const int len = ASN1_STRING_to_UTF8(&utf8, s);
@@ -48,12 +56,15 @@ absl::StatusOr<Bytes> ExtractCertificateDer(ByteSpan data) {
   return DerInNvContents(data, &padding);
 }
 
+size_t NvCertificateSize(ByteSpan prefix) {
+  const size_t header = TcgHeaderSize(prefix);
+  const ByteSpan der = prefix.subspan(header);
+  const size_t len = !der.empty() && der[0] == der::kSequence ? der::ElementLength(der) : 0;
+  return len == 0 ? 0 : header + len;
+}
+
 absl::StatusOr<Bytes> DerInNvContents(ByteSpan data, ByteSpan* padding) {
-  ByteSpan der = data;
-  if (der.size() >= kTcgHeaderSize && std::equal(kTcgHeader, kTcgHeader + 3, der.begin()) &&
-      der[5] == 0x10 && der[6] == 0x02) {
-    der = der.subspan(kTcgHeaderSize);
-  }
+  const ByteSpan der = data.subspan(TcgHeaderSize(data));
   if (der.empty() || der[0] != 0x30) {
     return InvalidArgumentError("not a DER certificate (no SEQUENCE at its start)");
   }
@@ -90,6 +101,12 @@ absl::StatusOr<X509Ptr> ParseCertificateDer(ByteSpan der) {
     return InvalidArgumentError("trailing bytes after the DER certificate");
   }
   return cert;
+}
+
+absl::StatusOr<Bytes> CertificatePkixDer(ByteSpan der) {
+  TPMJOIN_ASSIGN_OR_RETURN(X509Ptr cert, ParseCertificateDer(der));
+  TPMJOIN_ASSIGN_OR_RETURN(EvpPkeyPtr key, CertificatePublicKey(cert.get()));
+  return PkixDer(key.get());
 }
 
 absl::StatusOr<Bytes> CertificateDer(X509* cert) {

@@ -21,6 +21,11 @@ namespace tpmjoin {
 // certificate is found.
 absl::StatusOr<Bytes> ExtractCertificateDer(ByteSpan data);
 
+// Size (TCG header included) of the certificate at the start of raw TPM NV
+// contents, from its first bytes (the header and the DER length); 0 when
+// they do not start like a certificate.
+size_t NvCertificateSize(ByteSpan prefix);
+
 // The DER certificate in raw TPM NV contents: optionally behind a TCG PC
 // Client header; `*padding` is set to whatever follows the DER.
 absl::StatusOr<Bytes> DerInNvContents(ByteSpan data, ByteSpan* padding);
@@ -32,6 +37,10 @@ absl::StatusOr<Bytes> StrictNvCertificateDer(ByteSpan data);
 
 // Parses exactly one DER certificate (no trailing bytes).
 absl::StatusOr<X509Ptr> ParseCertificateDer(ByteSpan der);
+
+// The public key of exactly one DER certificate, as PKIX DER (an
+// id-RSAES-OAEP key as the plain RSA key it holds).
+absl::StatusOr<Bytes> CertificatePkixDer(ByteSpan der);
 
 // DER of a parsed certificate.
 absl::StatusOr<Bytes> CertificateDer(X509* cert);

@@ -249,11 +249,15 @@ TPM2_ECC_CURVE TpmCurveOfKey(EVP_PKEY* key) {
   return curve != nullptr ? curve->tpm_id : TPM2_ECC_NONE;
 }
 
+absl::StatusOr<std::string> EkPubHash(ByteSpan pkix_der) {
+  TPMJOIN_ASSIGN_OR_RETURN(Bytes hash, Digest(EVP_sha256(), {pkix_der}));
+  return HexEncode(hash);
+}
+
 absl::StatusOr<EkPublic> DescribeEkPublic(EvpPkeyPtr key) {
   EkPublic out;
   TPMJOIN_ASSIGN_OR_RETURN(out.pkix_der, PkixDer(key.get()));
-  TPMJOIN_ASSIGN_OR_RETURN(Bytes hash, Digest(EVP_sha256(), {out.pkix_der}));
-  out.pub_hash = HexEncode(hash);
+  TPMJOIN_ASSIGN_OR_RETURN(out.pub_hash, EkPubHash(out.pkix_der));
   out.key_type = KeyTypeName(key.get());
   out.key = std::move(key);
   return out;

@@ -54,6 +54,9 @@ struct EkPublic {
 };
 absl::StatusOr<EkPublic> DescribeEkPublic(EvpPkeyPtr key);
 
+// EkPublic::pub_hash of a PKIX DER public key.
+absl::StatusOr<std::string> EkPubHash(ByteSpan pkix_der);
+
 // PEM armour ("-----BEGIN <label>-----") around DER.
 std::string ToPem(absl::string_view label, ByteSpan der);
 
