@@ -1,7 +1,6 @@
 #include "src/agent/activate.h"
 
 #include <openssl/crypto.h>
-#include <tss2/tss2_sys.h>
 
 #include "src/common/errors.h"
 
@@ -14,15 +13,8 @@ namespace {
 // memory after Esys_Finalize. Wipe the response parameters: they hold the
 // recovered secret.
 void WipeResponseParameters(ESYS_CONTEXT* esys) {
-  TSS2_SYS_CONTEXT* sys = nullptr;
-  if (Esys_GetSysContext(esys, &sys) != TSS2_RC_SUCCESS || sys == nullptr) return;
-  size_t size = 0;
-  const uint8_t* parameters = nullptr;
-  if (Tss2_Sys_GetRpBuffer(sys, &size, &parameters) != TSS2_RC_SUCCESS || parameters == nullptr) {
-    return;
-  }
-  // The buffer is SAPI's own (the const is its API's, not the memory's).
-  OPENSSL_cleanse(const_cast<uint8_t*>(parameters), size);
+  const absl::Span<uint8_t> parameters = LastResponseParameters(esys);
+  if (!parameters.empty()) OPENSSL_cleanse(parameters.data(), parameters.size());
 }
 
 // Esys_ActivateCredential's callees (ESAPI's unmarshalling, OpenSSL's AES

@@ -1,6 +1,7 @@
 #include "src/agent/tss.h"
 
 #include <tss2/tss2_rc.h>
+#include <tss2/tss2_mu.h>
 #include <tss2/tss2_sys.h>
 
 #include <cstring>
@@ -146,6 +147,19 @@ TSS2_RC FlushThroughSapi(ESYS_CONTEXT* esys, ESYS_TR tr) {
 
 }  // namespace
 
+absl::Span<uint8_t> LastResponseParameters(ESYS_CONTEXT* esys) {
+  TSS2_SYS_CONTEXT* sys = nullptr;
+  size_t size = 0;
+  const uint8_t* parameters = nullptr;
+  if (Esys_GetSysContext(esys, &sys) != TSS2_RC_SUCCESS || sys == nullptr ||
+      Tss2_Sys_GetRpBuffer(sys, &size, &parameters) != TSS2_RC_SUCCESS ||
+      parameters == nullptr) {
+    return {};
+  }
+  // The buffer is SAPI's own (the const is its API's, not the memory's).
+  return absl::Span<uint8_t>(const_cast<uint8_t*>(parameters), size);
+}
+
 void FlushObjectOfRejectedResponse(ESYS_CONTEXT* esys, TSS2_RC rc) {
   const TSS2_RC layer = rc & kLayerMask;
   const TSS2_RC base = BaseRc(rc);
@@ -153,20 +167,17 @@ void FlushObjectOfRejectedResponse(ESYS_CONTEXT* esys, TSS2_RC rc) {
       base == TSS2_BASE_RC_IO_ERROR || base == TSS2_BASE_RC_NO_CONNECTION) {
     return;
   }
+  const absl::Span<uint8_t> parameters = LastResponseParameters(esys);
   TSS2_SYS_CONTEXT* sys = nullptr;
-  size_t size = 0;
-  const uint8_t* parameters = nullptr;
-  if (Esys_GetSysContext(esys, &sys) != TSS2_RC_SUCCESS || sys == nullptr ||
-      Tss2_Sys_GetRpBuffer(sys, &size, &parameters) != TSS2_RC_SUCCESS ||
-      parameters == nullptr) {
-    return;  // SAPI did not receive a whole, successful response
-  }
+  if (parameters.data() == nullptr || Esys_GetSysContext(esys, &sys) != TSS2_RC_SUCCESS) return;
   // A response with sessions: header (10 bytes), the object's handle,
   // parameterSize (4), parameters. Both commands return exactly one handle.
-  const uint8_t* h = parameters - 8;
-  const TPM2_HANDLE handle = (TPM2_HANDLE{h[0]} << 24) | (TPM2_HANDLE{h[1]} << 16) |
-                             (TPM2_HANDLE{h[2]} << 8) | TPM2_HANDLE{h[3]};
-  if ((handle >> TPM2_HR_SHIFT) != TPM2_HT_TRANSIENT) return;
+  size_t offset = 0;
+  TPM2_HANDLE handle = 0;
+  if (Tss2_MU_UINT32_Unmarshal(parameters.data() - 8, 4, &offset, &handle) != TSS2_RC_SUCCESS ||
+      (handle >> TPM2_HR_SHIFT) != TPM2_HT_TRANSIENT) {
+    return;
+  }
   (void)WithRetry([&] { return Tss2_Sys_FlushContext(sys, handle); });
 }
 
@@ -179,7 +190,7 @@ TSS2_RC TpmHandle::Flush() {
     // The TPM refused the flush (WithRetry already waited out RETRY and the
     // like): one more try, or the object stays loaded in a TPM that has no
     // resource manager. ESAPI keeps the handle after a TPM error.
-    if ((rc & TSS2_RC_LAYER_MASK) == TSS2_TPM_RC_LAYER && rc != TSS2_RC_SUCCESS &&
+    if ((rc & kLayerMask) == TSS2_TPM_RC_LAYER && rc != TSS2_RC_SUCCESS &&
         !IsHandleMissing(rc)) {
       rc = WithRetry([&] { return Esys_FlushContext(esys_, tr_); });
     }

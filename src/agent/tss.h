@@ -19,6 +19,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 
 namespace tpmjoin::agent {
 
@@ -147,6 +148,11 @@ class TpmHandle {
   ESYS_TR tr_ = ESYS_TR_NONE;
   Kind kind_ = Kind::kFlush;
 };
+
+// The parameter area of the last response SAPI received under ESAPI (the
+// memory is SAPI's, valid until the next command); empty when SAPI holds no
+// whole, successful response.
+absl::Span<uint8_t> LastResponseParameters(ESYS_CONTEXT* esys);
 
 // After ESAPI rejected the response to a command that loads an object
 // (TPM2_CreatePrimary, TPM2_Load) in its own checks (`rc` from the ESAPI or

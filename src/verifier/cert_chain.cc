@@ -190,7 +190,6 @@ absl::StatusOr<CertChainVerifier> CertChainVerifier::New(std::vector<X509Ptr> an
 
 absl::StatusOr<ValidityWindow> CertChainVerifier::Verify(X509* leaf, time_t at) const {
   ClearOpensslErrors();
-
   if (X509_get0_pubkey(leaf) == nullptr) {
     ClearOpensslErrors();
     return VerifyUndecodableLeaf(leaf, at);
